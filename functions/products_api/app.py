@@ -1,0 +1,105 @@
+"""/pcm/products: the catalogue, JSON:API. Shopper (implicit) tokens read live products only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from product_export.adapters.products_table import ProductsTable
+from product_export.api.http import admin_of, caller_of, create_resolver, document, json_body, page_of
+from product_export.catalogue.models import ProductDocument
+from product_export.catalogue.products import to_resource
+from product_export.catalogue.service import Catalogue
+from product_export.errors import NotFound
+from product_export.filters import And, parse_filter
+
+logger = Logger()
+tracer = Tracer()
+app = create_resolver()
+catalogue = Catalogue(ProductsTable())
+LIVE_ONLY = parse_filter("eq(status,live)")
+
+
+@app.post("/pcm/products")
+@tracer.capture_method
+def create_product() -> Response[str]:
+    caller = admin_of(app)
+    item = catalogue.create(caller.store_id, ProductDocument.model_validate(json_body(app)))
+    logger.info("product created", extra={"product_id": item["id"]})
+    return document({"data": to_resource(item)}, status=201)
+
+
+@app.get("/pcm/products")
+@tracer.capture_method
+def list_products() -> Response[str]:
+    caller = caller_of(app)
+    offset, limit = page_of(app)
+    expr = parse_filter(app.current_event.get_query_string_value("filter"))
+    if not caller.is_admin:
+        expr = And((LIVE_ONLY, expr)) if expr is not None else LIVE_ONLY  # type: ignore[arg-type]
+    page = catalogue.list_products(caller.store_id, expr, offset=offset, limit=limit)
+    base = "/pcm/products"
+    last = max((page.total - 1) // limit * limit, 0)
+    return document(
+        {
+            "data": [to_resource(item, include_admin=caller.is_admin) for item in page.items],
+            "links": {
+                "current": f"{base}?page[offset]={offset}&page[limit]={limit}",
+                "first": f"{base}?page[offset]=0&page[limit]={limit}",
+                "last": f"{base}?page[offset]={last}&page[limit]={limit}",
+                "prev": f"{base}?page[offset]={max(offset - limit, 0)}&page[limit]={limit}"
+                if offset > 0
+                else None,
+                "next": f"{base}?page[offset]={offset + limit}&page[limit]={limit}"
+                if offset + limit < page.total
+                else None,
+            },
+            "meta": {
+                "page": {
+                    "limit": limit,
+                    "offset": offset,
+                    "current": offset // limit + 1,
+                    "total": (page.total + limit - 1) // limit,
+                },
+                "results": {"total": page.total},
+            },
+        }
+    )
+
+
+@app.get("/pcm/products/<product_id>")
+@tracer.capture_method
+def get_product(product_id: str) -> Response[str]:
+    caller = caller_of(app)
+    item = catalogue.get(caller.store_id, product_id)
+    if not caller.is_admin and item.get("status") != "live":
+        raise NotFound(f"Product {product_id} not found")
+    return document({"data": to_resource(item, include_admin=caller.is_admin)})
+
+
+@app.put("/pcm/products/<product_id>")
+@tracer.capture_method
+def update_product(product_id: str) -> Response[str]:
+    caller = admin_of(app)
+    item = catalogue.update(caller.store_id, product_id, ProductDocument.model_validate(json_body(app)))
+    logger.info("product updated", extra={"product_id": product_id})
+    return document({"data": to_resource(item)})
+
+
+@app.delete("/pcm/products/<product_id>")
+@tracer.capture_method
+def delete_product(product_id: str) -> Response[str]:
+    caller = admin_of(app)
+    catalogue.delete(caller.store_id, product_id)
+    logger.info("product deleted", extra={"product_id": product_id})
+    return Response(status_code=204, body="")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,48 @@
+"""POST /oauth/access_token: exchanges an application key for an access token (form-encoded)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from product_export.adapters.keys_table import KeysTable
+from product_export.adapters.signing_key import signing_key
+from product_export.api.http import JSON, create_resolver
+from product_export.auth.service import AuthService
+from product_export.errors import BadRequest
+
+logger = Logger()
+tracer = Tracer()
+app = create_resolver()
+auth = AuthService(KeysTable(), signing_key)
+
+
+@app.post("/oauth/access_token")
+@tracer.capture_method
+def access_token() -> Response[str]:
+    event = app.current_event
+    body = event.decoded_body or ""
+    content_type = (event.headers.get("Content-Type") or event.headers.get("content-type") or "").lower()
+    if content_type.startswith("application/json"):
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            raise BadRequest("The request body is not valid JSON") from None
+        form = {k: str(v) for k, v in parsed.items()} if isinstance(parsed, dict) else {}
+    else:
+        form = dict(parse_qsl(body, keep_blank_values=True))
+    answer = auth.grant(form)
+    logger.info("token issued", extra={"client_id": form.get("client_id"), "grant": answer["identifier"]})
+    return Response(status_code=200, content_type=JSON, body=json.dumps(answer))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""Shared domain code of the product export service (packaged as the Lambda layer)."""

@@ -1,0 +1,187 @@
+"""The products table: atomic writes with uniqueness guards, and streaming range queries."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from product_export.adapters.aws import client
+from product_export.adapters.dynamo_json import decode_item, encode_item, encode_value
+from product_export.catalogue.models import shard_key, shard_of
+from product_export.errors import Conflict, NotFound
+from product_export.filters import Condition
+from product_export.settings import get_settings
+
+UNIQUE_FIELDS = ("sku", "external_ref")
+
+
+@dataclass(frozen=True)
+class KeyRange:
+    """Inclusive range of product ids inside one shard (None = open end)."""
+
+    shard: int
+    first: str | None = None
+    last: str | None = None
+
+
+def _guard_key(store_id: str, field: str, value: str) -> dict[str, Any]:
+    # Hashing keeps the key short whatever the value (external_ref may be 2 KB) and its own partition.
+    digest = hashlib.sha256(value.encode()).hexdigest()
+    return {"pk": {"S": f"{store_id}#unique#{field}#{digest}"}, "sk": {"S": "unique"}}
+
+
+class ProductsTable:
+    def __init__(self, table_name: str | None = None) -> None:
+        self.table = table_name or get_settings().products_table
+        self.dynamodb = client("dynamodb")
+
+    # --- single products ---------------------------------------------------------------------
+    def get(self, store_id: str, product_id: str) -> dict[str, Any]:
+        response = self.dynamodb.get_item(
+            TableName=self.table,
+            Key={"pk": {"S": shard_key(store_id, shard_of(product_id))}, "sk": {"S": product_id}},
+            ConsistentRead=True,
+        )
+        if "Item" not in response:
+            raise NotFound(f"Product {product_id} not found")
+        return decode_item(response["Item"])
+
+    def create(self, store_id: str, item: dict[str, Any]) -> None:
+        actions = [self._put(item, "attribute_not_exists(pk)")]
+        actions += [
+            self._claim(store_id, field, item[field], item["id"])
+            for field in UNIQUE_FIELDS
+            if item.get(field)
+        ]
+        self._transact(actions, [None] + [f for f in UNIQUE_FIELDS if item.get(f)])
+
+    def replace(self, store_id: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+        """Write ``new`` if the stored product is still ``old`` (optimistic version check)."""
+        actions = [self._put(new, "version = :version", {":version": encode_value(old["version"])})]
+        labels: list[str | None] = [None]
+        for field in UNIQUE_FIELDS:
+            if old.get(field) == new.get(field):
+                continue
+            if new.get(field):
+                actions.append(self._claim(store_id, field, new[field], new["id"]))
+                labels.append(field)
+            if old.get(field):
+                actions.append(self._release(store_id, field, old[field], old["id"]))
+                labels.append(None)
+        self._transact(actions, labels)
+
+    def delete(self, store_id: str, item: dict[str, Any]) -> None:
+        actions = [
+            {
+                "Delete": {
+                    "TableName": self.table,
+                    "Key": {"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}},
+                    "ConditionExpression": "version = :version",
+                    "ExpressionAttributeValues": {":version": encode_value(item["version"])},
+                }
+            }
+        ]
+        actions += [self._release(store_id, f, item[f], item["id"]) for f in UNIQUE_FIELDS if item.get(f)]
+        self._transact(actions, [None] * len(actions))
+
+    def _put(
+        self, item: dict[str, Any], condition: str, values: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        put: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": encode_item(item),
+            "ConditionExpression": condition,
+        }
+        if values:
+            put["ExpressionAttributeValues"] = values
+        return {"Put": put}
+
+    def _claim(self, store_id: str, field: str, value: str, product_id: str) -> dict[str, Any]:
+        key = _guard_key(store_id, field, value)
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": {**key, "product_id": {"S": product_id}},
+                "ConditionExpression": "attribute_not_exists(pk) OR product_id = :id",
+                "ExpressionAttributeValues": {":id": {"S": product_id}},
+            }
+        }
+
+    def _release(self, store_id: str, field: str, value: str, product_id: str) -> dict[str, Any]:
+        return {
+            "Delete": {
+                "TableName": self.table,
+                "Key": _guard_key(store_id, field, value),
+                "ConditionExpression": "attribute_not_exists(pk) OR product_id = :id",
+                "ExpressionAttributeValues": {":id": {"S": product_id}},
+            }
+        }
+
+    def _transact(self, actions: list[dict[str, Any]], labels: Sequence[str | None]) -> None:
+        try:
+            self.dynamodb.transact_write_items(TransactItems=actions)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = error.response.get("CancellationReasons", [])
+            for label, reason in zip(labels, reasons, strict=False):
+                if reason.get("Code") == "ConditionalCheckFailed" and label:
+                    raise Conflict(
+                        f"A product with this {label} already exists", source=f"/data/attributes/{label}"
+                    ) from error
+            raise Conflict("The product was changed by another request; retry") from error
+
+    # --- streaming reads ----------------------------------------------------------------------
+    def query(
+        self,
+        store_id: str,
+        key_range: KeyRange,
+        *,
+        condition: Condition | None = None,
+        attributes: Iterable[str] | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield the decoded items of one shard range, in id order, one page in memory at a time."""
+        names: dict[str, str] = {"#pk": "pk"}
+        values: dict[str, Any] = {":pk": {"S": shard_key(store_id, key_range.shard)}}
+        key_condition = "#pk = :pk"
+        if key_range.first is not None and key_range.last is not None:
+            key_condition += " AND #sk BETWEEN :first AND :last"
+            values[":first"] = {"S": key_range.first}
+            values[":last"] = {"S": key_range.last}
+        elif key_range.first is not None:
+            key_condition += " AND #sk >= :first"
+            values[":first"] = {"S": key_range.first}
+        elif key_range.last is not None:
+            key_condition += " AND #sk <= :last"
+            values[":last"] = {"S": key_range.last}
+        if key_range.first is not None or key_range.last is not None:
+            names["#sk"] = "sk"
+        request: dict[str, Any] = {"TableName": self.table, "KeyConditionExpression": key_condition}
+        if condition is not None:
+            names.update(condition.names)
+            values.update({name: {"S": value} for name, value in condition.values.items()})
+            request["FilterExpression"] = condition.expression
+        if attributes is not None:
+            projected = []
+            for index, attribute in enumerate(sorted(set(attributes) | {"sk"})):
+                placeholder = f"#p{index}"
+                names[placeholder] = attribute
+                projected.append(placeholder)
+            request["ProjectionExpression"] = ", ".join(projected)
+        request["ExpressionAttributeNames"] = names
+        request["ExpressionAttributeValues"] = values
+        if page_size:
+            request["Limit"] = page_size
+        while True:
+            page = self.dynamodb.query(**request)
+            for raw in page.get("Items", []):
+                yield decode_item(raw)
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return
+            request["ExclusiveStartKey"] = last

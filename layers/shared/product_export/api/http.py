@@ -1,0 +1,159 @@
+"""The REST resolver every API function uses: JSON:API errors, caller identity, paging, bodies."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from pydantic import ValidationError
+
+from product_export.errors import (
+    BadRequest,
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unprocessable,
+)
+from product_export.filters import FilterError
+
+JSON = "application/json"
+ACCEPTED_BODY_TYPES = ("application/json", "application/vnd.api+json")
+MAX_PAGE_LIMIT = 100
+DEFAULT_PAGE_LIMIT = 25
+
+logger = Logger()
+
+
+class UnsupportedMediaType(DomainError):
+    title = "Unsupported Media Type"
+
+
+_STATUS: dict[type[DomainError], int] = {
+    BadRequest: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    Unprocessable: 422,
+    UnsupportedMediaType: 415,
+}
+
+
+def error_response(
+    status: int, title: str, detail: str | None = None, source: str | None = None
+) -> Response[str]:
+    error: dict[str, Any] = {"status": str(status), "title": title}
+    if detail:
+        error["detail"] = detail
+    if source:
+        error["source"] = {"pointer": source} if source.startswith("/") else {"parameter": source}
+    return Response(status_code=status, content_type=JSON, body=json.dumps({"errors": [error]}))
+
+
+def document(body: dict[str, Any], status: int = 200) -> Response[str]:
+    return Response(status_code=status, content_type=JSON, body=json.dumps(body))
+
+
+def create_resolver() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver()
+
+    @app.exception_handler(DomainError)  # type: ignore[untyped-decorator]
+    def _domain(error: DomainError) -> Response[str]:
+        status = _STATUS.get(type(error), 400)
+        if isinstance(error, Forbidden):
+            return error_response(403, "Forbidden")
+        return error_response(status, error.title, error.detail, error.source)
+
+    @app.exception_handler(FilterError)  # type: ignore[untyped-decorator]
+    def _filter(error: FilterError) -> Response[str]:
+        return error_response(
+            400, "Bad Request", f"Could not parse the supplied filter: {error.detail}", "filter"
+        )
+
+    @app.exception_handler(ValidationError)  # type: ignore[untyped-decorator]
+    def _invalid(error: ValidationError) -> Response[str]:
+        first = error.errors()[0]
+        pointer = "/" + "/".join(str(part) for part in first["loc"])
+        return error_response(422, "Unprocessable Entity", f"{pointer}: {first['msg']}", pointer)
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response[str]:
+        return error_response(404, "Not Found", "No such route")
+
+    return app
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, as the authorizer established it."""
+
+    store_id: str
+    grant: str
+    client_id: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.grant == "client_credentials"
+
+
+def caller_of(app: APIGatewayRestResolver) -> Caller:
+    context = app.current_event.request_context.authorizer.raw_event or {}
+    store_id, grant = context.get("store_id"), context.get("grant")
+    if not store_id or not grant:
+        raise Unauthorized("Unable to validate access token")
+    return Caller(store_id=store_id, grant=grant, client_id=context.get("client_id", ""))
+
+
+def admin_of(app: APIGatewayRestResolver) -> Caller:
+    """The caller, who must hold an administrator (client_credentials) token: shoppers get 403."""
+    caller = caller_of(app)
+    if not caller.is_admin:
+        raise Forbidden("Forbidden")
+    return caller
+
+
+def page_of(app: APIGatewayRestResolver) -> tuple[int, int]:
+    """``page[offset]`` and ``page[limit]`` (default 25, at most 100)."""
+    offset = _int_param(app, "page[offset]", 0, 0, 10_000_000)
+    limit = _int_param(app, "page[limit]", DEFAULT_PAGE_LIMIT, 1, MAX_PAGE_LIMIT)
+    return offset, limit
+
+
+def _int_param(app: APIGatewayRestResolver, name: str, default: int, low: int, high: int) -> int:
+    raw = app.current_event.get_query_string_value(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise BadRequest(f"{name} must be an integer from {low} to {high}", source=name)
+    return int(raw)
+
+
+def bool_param(app: APIGatewayRestResolver, name: str) -> bool:
+    raw = app.current_event.get_query_string_value(name)
+    if raw is None or raw == "":
+        return False
+    if raw.lower() not in ("true", "false"):
+        raise BadRequest(f"{name} must be true or false", source=name)
+    return raw.lower() == "true"
+
+
+def json_body(app: APIGatewayRestResolver, *, required: bool = True) -> Any:
+    """The parsed JSON body; a clear 400 for a malformed one, 415 for another media type."""
+    event = app.current_event
+    raw = event.decoded_body if event.body else None
+    if not raw or not raw.strip():
+        if required:
+            raise BadRequest("A JSON request body is required")
+        return None
+    content_type = (event.headers.get("Content-Type") or event.headers.get("content-type") or JSON).lower()
+    if not any(content_type.startswith(accepted) for accepted in ACCEPTED_BODY_TYPES):
+        raise UnsupportedMediaType(f"Content-Type must be application/json, not {content_type}")
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as error:
+        raise BadRequest(f"The request body is not valid JSON: {error}") from None

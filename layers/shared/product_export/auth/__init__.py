@@ -1,0 +1,1 @@
+"""Authentication: application keys, client secret hashing, access tokens."""

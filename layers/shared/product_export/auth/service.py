@@ -1,0 +1,74 @@
+"""Issuing tokens for application keys and checking them for the authorizer."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from product_export.adapters.keys_table import ApplicationKey, KeysTable
+from product_export.auth.passwords import hash_secret, verify_secret
+from product_export.auth.tokens import TOKEN_LIFETIME, Claims, issue_token, verify_token
+from product_export.errors import BadRequest, Unauthorized
+from product_export.ids import uuid4
+from product_export.values import now_timestamp
+
+
+class AuthService:
+    def __init__(self, keys: KeysTable, signing_key: Callable[[], str]) -> None:
+        self.keys = keys
+        self.signing_key = signing_key
+
+    def grant(self, form: Mapping[str, str]) -> dict[str, Any]:
+        """POST /oauth/access_token: the flat token answer of the contract."""
+        grant_type = form.get("grant_type", "")
+        client_id = form.get("client_id", "")
+        if grant_type not in ("client_credentials", "implicit"):
+            raise BadRequest("grant_type must be client_credentials or implicit", source="grant_type")
+        if not client_id:
+            raise BadRequest("client_id is required", source="client_id")
+        key = self.keys.get(client_id)
+        if grant_type == "client_credentials":
+            secret = form.get("client_secret", "")
+            if not secret:
+                raise BadRequest("client_secret is required for client_credentials", source="client_secret")
+            if key is None or not verify_secret(secret, key.secret_hash):
+                raise Unauthorized("Invalid client_id or client_secret")
+        elif key is None:
+            raise Unauthorized("Invalid client_id")
+        token, expires = issue_token(
+            self.signing_key(), store_id=key.store_id, client_id=key.client_id, grant=grant_type
+        )
+        return {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": TOKEN_LIFETIME,
+            "expires": expires,
+            "identifier": grant_type,
+        }
+
+    def authenticate(self, authorization: str) -> Claims | None:
+        """Claims of a ``Bearer`` header whose application key still exists, else None."""
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        claims = verify_token(token.strip(), self.signing_key())
+        if claims is None:
+            return None
+        key = self.keys.get(claims.client_id)
+        if key is None or key.store_id != claims.store_id:
+            return None  # the application key was deleted: its tokens stop working
+        return claims
+
+    def create_store(self, name: str) -> tuple[ApplicationKey, str]:
+        """A new store and its application key; the plain secret is returned once and never stored."""
+        secret = secrets.token_urlsafe(32)
+        key = ApplicationKey(
+            client_id=secrets.token_hex(16),
+            secret_hash=hash_secret(secret),
+            store_id=uuid4(),
+            name=name,
+            created_at=now_timestamp(),
+        )
+        self.keys.put(key)
+        return key, secret

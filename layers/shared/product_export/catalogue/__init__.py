@@ -1,0 +1,1 @@
+"""The catalogue: products of a store, their validation, storage layout and queries."""

@@ -1,0 +1,183 @@
+"""Test helpers: stores with tokens, an API client, product factories, CSV parsing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+from local.apigw import ApiResponse
+from local.stack import EmbeddedStack
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+
+
+def load_event(name: str) -> Any:
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+
+class ApiClient:
+    """Requests through the emulated API Gateway, with a bearer token."""
+
+    def __init__(self, stack: EmbeddedStack, token: str | None) -> None:
+        assert stack.api is not None
+        self.stack = stack
+        self.api = stack.api
+        self.token = token
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        body: str | None = None,
+    ) -> ApiResponse:
+        sent = {"Accept": "application/json"}
+        if self.token is not None:
+            sent["Authorization"] = f"Bearer {self.token}"
+        if json_body is not None:
+            sent["Content-Type"] = "application/json"
+            body = json.dumps(json_body)
+        sent.update(headers or {})
+        raw_query = urllib.parse.urlencode(query or {}, quote_via=urllib.parse.quote)
+        return self.api.request(
+            method, path + (f"?{raw_query}" if raw_query else ""), headers=sent, body=body
+        )
+
+    def get(self, path: str, **kwargs: Any) -> ApiResponse:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> ApiResponse:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> ApiResponse:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> ApiResponse:
+        return self.request("DELETE", path, **kwargs)
+
+    # --- catalogue and export shortcuts ------------------------------------------------------
+    def create_product(
+        self, attributes: dict[str, Any], relationships: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = {"type": "product", "attributes": attributes}
+        if relationships:
+            data["relationships"] = relationships
+        response = self.post("/pcm/products", json_body={"data": data})
+        assert response.status == 201, response.body
+        return response.json()["data"]  # type: ignore[no-any-return]
+
+    def export(
+        self, filter_text: str | None = None, *, body: Any = None, use_template_slugs: bool = False
+    ) -> dict[str, Any]:
+        query = {"filter": filter_text} if filter_text is not None else {}
+        if use_template_slugs:
+            query["useTemplateSlugs"] = "true"
+        response = self.post("/pcm/products/export", query=query, json_body=body)
+        assert response.status == 201, response.body
+        return response.json()["data"]  # type: ignore[no-any-return]
+
+    def wait_for_job(self, job_id: str, timeout: float = 120) -> dict[str, Any]:
+        """Poll GET /pcm/jobs/{id} until a final status, as a client would."""
+        deadline = time.monotonic() + timeout
+        while True:
+            response = self.get(f"/pcm/jobs/{job_id}")
+            assert response.status == 200, response.body
+            job = response.json()["data"]
+            if job["attributes"]["status"] in ("success", "failed", "cancelled"):
+                return job  # type: ignore[no-any-return]
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} still {job['attributes']['status']}")
+            time.sleep(0.05)
+
+
+def product(number: int, **overrides: Any) -> dict[str, Any]:
+    """Attributes of a varied product; text fields carry commas, quotes, newlines and unicode."""
+    attributes: dict[str, Any] = {
+        "name": f'Product {number}, "quoted" ünïcødé 🚀',
+        "commodity_type": "physical" if number % 3 else "digital",
+        "sku": f"SKU-{number:06d}",
+        "status": "live" if number % 2 else "draft",
+        "description": f"Line one of {number}\r\nline two, with a comma\nand 'single' quotes",
+        "slug": f"product-{number}",
+        "upc_ean": f"{number:012d}",
+        "mpn": f"MPN-{number}",
+        "external_ref": f"ext-{number}",
+        "tags": [f"tag{number % 5}", "all"],
+        "extensions": {
+            "products(specs)": {
+                "size": number % 50,
+                "colour": f"colour, {number % 7}",
+                "ok": bool(number % 2),
+            }
+        },
+        "shopper_attributes": {"fit": f'fit "{number % 3}"'},
+        "admin_attributes": {"cost": f"{number}.50", "note": "line\nbreak"},
+    }
+    attributes.update(overrides)
+    return attributes
+
+
+def parse_csv(data: bytes) -> tuple[list[str], list[dict[str, str]]]:
+    text = data.decode("utf-8")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    header, body = rows[0], rows[1:]
+    return header, [dict(zip(header, row, strict=True)) for row in body]
+
+
+def expected_cells(resource: dict[str, Any], template_name: Any = None) -> dict[str, str]:
+    """The CSV cells a product must export as, computed from its API resource (not from the writer).
+
+    ``template_name(slug)`` names a template in the headers (slug by default).
+    """
+    name_of = template_name or (lambda slug: slug)
+    attributes = resource["attributes"]
+
+    def text(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+    cells = {
+        "id": resource["id"],
+        "_created_at": resource["meta"]["created_at"],
+        "_updated_at": resource["meta"]["updated_at"],
+        "tags": ",".join(attributes.get("tags", [])),
+        "main_image_id": (resource.get("relationships") or {})
+        .get("main_image", {})
+        .get("data", {})
+        .get("id", ""),
+    }
+    for field in (
+        "external_ref",
+        "name",
+        "description",
+        "slug",
+        "status",
+        "commodity_type",
+        "upc_ean",
+        "mpn",
+        "sku",
+    ):
+        cells[field] = text(attributes.get(field))
+    for key, fields in attributes.get("extensions", {}).items():
+        slug = key[len("products(") : -1]
+        for field, value in fields.items():
+            cells[f"template:{name_of(slug)}:{field}"] = text(value)
+        # Template data given at creation and never changed carries the product's own times.
+        cells[f"template:{name_of(slug)}:created_at"] = resource["meta"]["created_at"]
+        cells[f"template:{name_of(slug)}:updated_at"] = resource["meta"]["updated_at"]
+    for key, value in attributes.get("shopper_attributes", {}).items():
+        cells[f"shopper_attributes.{key}"] = value
+    for key, value in attributes.get("admin_attributes", {}).items():
+        cells[f"admin_attributes.{key}"] = value
+    return cells
