@@ -1,11 +1,11 @@
-# Everything a new clone needs: `make test` sets up and tests.
+# Everything a new clone needs: `make demo` runs an export on the embedded stack, `make test` tests.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup test lint build store clean
+.PHONY: setup test lint unit demo build validate store clean
 
 $(STAMP): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ lint: setup
 	$(BIN)/mypy
 	for handler in functions/*/app.py; do $(BIN)/mypy --strict --follow-imports=silent $$handler || exit 1; done
 	$(BIN)/sam validate --lint
+
+## An export of a seeded catalogue through the real handlers and state machine, in one process.
+demo: setup
+	$(BIN)/python -m local.demo $(ARGS)
 
 ## Build the Lambda artefacts for python3.13/arm64 (needs Python 3.13 on PATH, e.g. through pyenv).
 build: setup

@@ -15,13 +15,14 @@ from product_export.catalogue.models import ProductDocument
 from product_export.catalogue.products import to_resource
 from product_export.catalogue.service import Catalogue
 from product_export.errors import NotFound
-from product_export.filters import And, parse_filter
+from product_export.filters import And, Comparison, parse_filter, resolve_field
 
 logger = Logger()
 tracer = Tracer()
 app = create_resolver()
 catalogue = Catalogue(ProductsTable())
-LIVE_ONLY = parse_filter("eq(status,live)")
+# Shopper (implicit) tokens see live products only.
+LIVE_ONLY = Comparison("eq", resolve_field("status"), ("live",))
 
 
 @app.post("/pcm/products")
@@ -40,7 +41,7 @@ def list_products() -> Response[str]:
     offset, limit = page_of(app)
     expr = parse_filter(app.current_event.get_query_string_value("filter"))
     if not caller.is_admin:
-        expr = And((LIVE_ONLY, expr)) if expr is not None else LIVE_ONLY  # type: ignore[arg-type]
+        expr = And((LIVE_ONLY, expr)) if expr is not None else LIVE_ONLY
     page = catalogue.list_products(caller.store_id, expr, offset=offset, limit=limit)
     base = "/pcm/products"
     last = max((page.total - 1) // limit * limit, 0)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -88,14 +89,34 @@ def test_real_template_lists_the_stack() -> None:
     template = Template.load()
     assert template.path == Path(__file__).resolve().parents[2] / "template.yaml"
     functions = {f.logical_id for f in template.functions()}
-    assert functions == {"TokenFunction", "AuthorizerFunction", "ProductsApiFunction"}
-    assert len(template.tables()) == 2
+    assert len(functions) == 7
+    assert {"TokenFunction", "AuthorizerFunction", "PlanExportFunction", "WritePartFunction"} <= functions
+    assert len(template.tables()) == 3
+    assert [b[0] for b in template.buckets()] == ["PartsBucket"]
     assert [s[0] for s in template.secrets()] == ["TokenSigningSecret"]
+    machine = template.state_machine()
+    assert machine is not None and machine.definition_path is not None
+    assert machine.definition_path.is_file()
     token_routes = template.function("TokenFunction").routes
     assert [(r.method, r.path, r.authorized) for r in token_routes] == [
         ("POST", "/oauth/access_token", False)
     ]
-    assert all(r.authorized for r in template.function("ProductsApiFunction").routes)
-    with embedded_stack(template, stack_name="real") as stack:
-        assert stack.environment_of("ProductsApiFunction")["PRODUCTS_TABLE"] == "real-ProductsTable"
+    assert all(r.authorized for r in template.function("JobsApiFunction").routes)
+
+
+def test_real_template_state_machine_resolves_to_valid_json() -> None:
+    with embedded_stack(Template.load(), parameters={"MapConcurrency": "7"}, stack_name="real") as stack:
+        assert stack.state_machine_arn is not None
+        assert stack.state_machine_arn.endswith(":stateMachine:real-export")
+        described = stack.client("stepfunctions").describe_state_machine(
+            stateMachineArn=stack.state_machine_arn
+        )
+        definition = json.loads(described["definition"])
+        assert definition["States"]["WriteParts"]["MaxConcurrency"] == 7
+        plan = definition["States"]["PlanExport"]["Parameters"]["FunctionName"]
+        assert plan == stack.attrs[("PlanExportFunction", "Arn")]
+        assert "${" not in described["definition"]
+        jobs_env = stack.environment_of("JobsApiFunction")
+        assert jobs_env["EXPORT_STATE_MACHINE_ARN"] == stack.state_machine_arn
+        assert jobs_env["PRODUCTS_TABLE"] == "real-ProductsTable"
         assert stack.api is not None and stack.api.stage == "v1"

@@ -1,0 +1,98 @@
+"""POST /pcm/products/export and the jobs API (/pcm/jobs...). Administrator tokens only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from product_export.adapters.jobs_table import JobsTable
+from product_export.adapters.parts_bucket import PartsBucket
+from product_export.adapters.workflow import ExportWorkflow
+from product_export.api.documents import error_resource, job_resource
+from product_export.api.http import admin_of, bool_param, create_resolver, document, json_body, page_of
+from product_export.export.requests import ExportBody
+from product_export.export.service import ExportRequest, ExportService
+from product_export.jobs.models import Job
+from product_export.jobs.service import JobsService
+from product_export.settings import get_settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = create_resolver()
+settings = get_settings()
+jobs_table, bucket, workflow = JobsTable(), PartsBucket(), ExportWorkflow()
+exports = ExportService(jobs=jobs_table, workflow=workflow)
+jobs = JobsService(jobs_table, bucket, workflow)
+
+
+def _job(job: Job) -> dict[str, Any]:
+    return job_resource(job, lambda key: bucket.signed_link(key, settings.download_link_ttl))
+
+
+@app.post("/pcm/products/export")
+@tracer.capture_method
+def export_products() -> Response[str]:
+    caller = admin_of(app)
+    body = ExportBody.model_validate(json_body(app, required=False) or {})
+    request = ExportRequest(
+        filter=app.current_event.get_query_string_value("filter"),
+        use_template_slugs=bool_param(app, "useTemplateSlugs"),
+        include=body.include,
+    )
+    job = exports.start(caller.store_id, request, x_request_id=app.current_event.request_context.request_id)
+    logger.append_keys(job_id=job.id)
+    logger.info("export started")
+    metrics.add_metric(name="ExportsStarted", unit=MetricUnit.Count, value=1)
+    return document({"data": _job(job)}, status=201)
+
+
+@app.get("/pcm/jobs")
+@tracer.capture_method
+def list_jobs() -> Response[str]:
+    caller = admin_of(app)
+    offset, limit = page_of(app)
+    found, total = jobs.list_jobs(caller.store_id, offset=offset, limit=limit)
+    return document({"data": [_job(job) for job in found], "meta": {"results": {"total": total}}})
+
+
+@app.get("/pcm/jobs/<job_id>")
+@tracer.capture_method
+def get_job(job_id: str) -> Response[str]:
+    caller = admin_of(app)
+    return document({"data": _job(jobs.get(caller.store_id, job_id))})
+
+
+@app.get("/pcm/jobs/<job_id>/errors")
+@tracer.capture_method
+def get_job_errors(job_id: str) -> Response[str]:
+    caller = admin_of(app)
+    offset, limit = page_of(app)
+    found, total = jobs.errors(caller.store_id, job_id, offset=offset, limit=limit)
+    return document(
+        {
+            "data": [error_resource(number, message) for number, message in found],
+            "meta": {"results": {"total": total}},
+        }
+    )
+
+
+@app.post("/pcm/jobs/<job_id>/cancel")
+@tracer.capture_method
+def cancel_job(job_id: str) -> Response[str]:
+    caller = admin_of(app)
+    job = jobs.cancel(caller.store_id, job_id)
+    logger.info("job cancelled", extra={"job_id": job_id})
+    return document({"data": _job(job)})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

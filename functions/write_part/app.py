@@ -1,0 +1,31 @@
+"""Workflow step (one Map iteration): write one CSV part from DynamoDB to S3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from product_export.adapters.jobs_table import JobsTable
+from product_export.adapters.parts_bucket import PartsBucket
+from product_export.adapters.products_table import ProductsTable
+from product_export.export.service import ExportService
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+exports = ExportService(jobs=JobsTable(), products=ProductsTable(), bucket=PartsBucket())
+
+
+@logger.inject_lambda_context(correlation_id_path="job_id")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    written = exports.write_part(event["store_id"], event["job_id"], event["part"])
+    logger.info(
+        "part written", extra={"part": written["number"], "rows": written["rows"], "bytes": written["bytes"]}
+    )
+    metrics.add_metric(name="ProductsExported", unit=MetricUnit.Count, value=written["rows"])
+    return written

@@ -1,0 +1,1 @@
+"""The export: columns, planning, part writing and the job's lifecycle around them."""

@@ -1,0 +1,1 @@
+"""Export jobs: their record, status transitions and error messages."""
