@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -18,6 +19,20 @@ EVENTS = Path(__file__).resolve().parents[1] / "events"
 
 def load_event(name: str) -> Any:
     return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+
+class Gate:
+    """Holds every call of one function until released; ``entered`` is set once a call waits."""
+
+    def __init__(self, stack: EmbeddedStack, logical_id: str) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        stack.dispatcher.intercept(logical_id, self._hold)
+
+    def _hold(self, event: Any, context: Any, call_real: Any) -> Any:
+        self.entered.set()
+        self.release.wait(30)
+        return call_real(event)
 
 
 class ApiClient:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from typing import Any
 
+import pytest
+
 from local.stack import EmbeddedStack
 from local.stores import DemoStore as Store
-from tests.support import ApiClient, load_event, product
+from tests.support import ApiClient, Gate, load_event, product
 
 
 def _job_status(admin: ApiClient, job_id: str) -> str:
@@ -106,16 +107,9 @@ def test_other_stores_jobs_are_404(stack: EmbeddedStack, admin: ApiClient, other
 
 
 def test_cancel_pending_job_stops_it(stack: EmbeddedStack, admin: ApiClient) -> None:
-    release, entered = threading.Event(), threading.Event()
-
-    def held(event: Any, context: Any, call_real: Any) -> Any:
-        entered.set()
-        release.wait(30)
-        return call_real(event)
-
-    stack.dispatcher.intercept("PlanExportFunction", held)
+    gate = Gate(stack, "PlanExportFunction")
     job = admin.export()
-    assert entered.wait(30)
+    assert gate.entered.wait(30)
     assert _job_status(admin, job["id"]) == "pending"
     cancelled = admin.post(f"/pcm/jobs/{job['id']}/cancel")
     assert cancelled.status == 200
@@ -123,28 +117,23 @@ def test_cancel_pending_job_stops_it(stack: EmbeddedStack, admin: ApiClient) -> 
     assert cancelled.json()["data"]["attributes"]["completed_at"]
     again = admin.post(f"/pcm/jobs/{job['id']}/cancel")
     assert again.status == 200 and again.json()["data"]["attributes"]["status"] == "cancelled"
-    release.set()
-    time.sleep(0.3)
+    gate.release.set()
+    time.sleep(0.5)
     assert _job_status(admin, job["id"]) == "cancelled"
+    errors = admin.get(f"/pcm/jobs/{job['id']}/errors").json()
+    assert errors["meta"]["results"]["total"] == 0, "a cancelled job reports no failure"
 
 
 def test_cancel_started_export_removes_its_parts(
     stack: EmbeddedStack, store: Store, admin: ApiClient
 ) -> None:
     admin.create_product(product(1))
-    release, entered = threading.Event(), threading.Event()
-
-    def held(event: Any, context: Any, call_real: Any) -> Any:
-        entered.set()
-        release.wait(30)
-        return call_real(event)
-
-    stack.dispatcher.intercept("WritePartFunction", held)
+    gate = Gate(stack, "WritePartFunction")
     job = admin.export()
-    assert entered.wait(30)
+    assert gate.entered.wait(30)
     assert _job_status(admin, job["id"]) == "started"
     assert admin.post(f"/pcm/jobs/{job['id']}/cancel").json()["data"]["attributes"]["status"] == "cancelled"
-    release.set()
+    gate.release.set()
     time.sleep(0.5)
     s3 = stack.client("s3")
     listing = s3.list_objects_v2(
@@ -162,6 +151,7 @@ def test_cancel_finished_job_is_422(admin: ApiClient) -> None:
     assert "success" in response.json()["errors"][0]["detail"]
 
 
+@pytest.mark.stack_parameters(PartSize=1)
 def test_errors_are_paginated(stack: EmbeddedStack, store: Store, admin: ApiClient) -> None:
     for number in range(1, 5):
         admin.create_product(product(number))
@@ -170,15 +160,17 @@ def test_errors_are_paginated(stack: EmbeddedStack, store: Store, admin: ApiClie
         raise RuntimeError(f"broken part {event['part']['number']}")
 
     stack.dispatcher.intercept("WritePartFunction", always_fails)
-    module: Any = stack.dispatcher.handler  # the planner's part size comes from the template parameter
-    assert module
     job = admin.export()
     done = admin.wait_for_job(job["id"])
     assert done["attributes"]["status"] == "failed"
-    first = admin.get(f"/pcm/jobs/{job['id']}/errors", query={"page[limit]": "1"}).json()
-    assert first["meta"]["results"]["total"] >= 1
-    assert len(first["data"]) == 1
-    assert first["data"][0]["attributes"]["message"] == "Part 1 failed: RuntimeError: broken part 1"
+    everything = admin.get(f"/pcm/jobs/{job['id']}/errors").json()
+    assert everything["meta"]["results"]["total"] == 4
+    assert [e["attributes"]["message"] for e in everything["data"]] == [
+        f"Part {n} failed: RuntimeError: broken part {n}" for n in range(1, 5)
+    ]
+    page = admin.get(f"/pcm/jobs/{job['id']}/errors", query={"page[limit]": "2", "page[offset]": "2"}).json()
+    assert page["data"] == everything["data"][2:]
+    assert page["meta"]["results"]["total"] == 4
 
 
 def test_sample_events_drive_the_workflow_functions(
@@ -228,3 +220,23 @@ def test_sample_events_drive_the_workflow_functions(
     assert stack.dispatcher.invoke("FinalizeExportFunction", failed_event) == {"status": "success"}, (
         "a finished job keeps its final status"
     )
+
+
+def test_steps_of_a_cancelled_job_stop_without_reporting_a_failure(
+    stack: EmbeddedStack, store: Store, admin: ApiClient
+) -> None:
+    gate = Gate(stack, "PlanExportFunction")
+    job = admin.export()
+    assert gate.entered.wait(30)
+    assert admin.post(f"/pcm/jobs/{job['id']}/cancel").status == 200
+    gate.release.set()
+    step = {"store_id": store.store_id, "job_id": job["id"]}
+    stack.dispatcher.clear_intercepts()
+    with pytest.raises(Exception, match="is cancelled"):
+        stack.dispatcher.invoke("PlanExportFunction", step)
+    failure = {"Error": "JobNotRunning", "Cause": '{"errorMessage": "Job is cancelled"}'}
+    outcome = stack.dispatcher.invoke(
+        "FinalizeExportFunction", {**step, "outcome": "failed", "failure": failure}
+    )
+    assert outcome == {"status": "cancelled"}
+    assert admin.get(f"/pcm/jobs/{job['id']}/errors").json()["meta"]["results"]["total"] == 0

@@ -16,7 +16,7 @@ from product_export.export.planner import PartPlan, cut_parts
 from product_export.export.writer import write_csv
 from product_export.filters import format_filter, parse_filter, referenced_attributes
 from product_export.ids import uuid7
-from product_export.jobs.models import Job
+from product_export.jobs.models import FINAL_STATUSES, Job
 from product_export.values import now_timestamp
 
 MAX_ERROR_CHARS = 1000
@@ -140,6 +140,12 @@ class ExportService:
     def finish(self, store_id: str, job_id: str, outcome: str, payload: Any) -> dict[str, Any]:
         """Record the outcome: ``written`` with the parts' results, or ``failed`` with the caught error."""
         job = self.jobs.get(store_id, job_id)
+        if job.status in FINAL_STATUSES:
+            # Cancelled while running (or a retried step): the job keeps its status and gets no
+            # error for the steps that stopped because of it; a cancelled job keeps no parts.
+            if job.status != "success":
+                self.bucket.delete_prefix(job_prefix(job))
+            return {"status": job.status}
         if outcome == "written":
             failed = [part for part in payload if "error" in part]
             if not failed:
