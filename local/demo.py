@@ -1,11 +1,12 @@
-"""The main job, on the embedded stack: seed a catalogue, export it over the API, check the parts.
+"""The main job on the local stack: seed a catalogue, export it over HTTP, download and check the parts.
 
-    python -m local.demo [--products N] [--filter TEXT] [--part-size N]
+    python -m local.demo [--products 120001] [--filter TEXT] [--part-size 50000]
 
-Everything runs in this process on moto: the real authorizer and API handlers behind the
-emulated API Gateway, and the template's own state machine with its Lambda tasks dispatched to
-the real handlers. moto's DynamoDB slows down as tables grow (see platform-facts), so the default
-catalogue is small; the fast local stack is tracked in its own issue.
+Starts the same stack as `make serve` (dynalite, moto's S3 server, the template's state machine
+with the real handlers, the API on a free port), seeds a varied catalogue with the catalogue's own
+code, then acts as a client: POST /pcm/products/export, polls the job, downloads every file in
+`file_locations` over HTTP and checks each row count against the product list's total. Prints
+the job document, the files and the time each phase took, and stops everything.
 """
 
 from __future__ import annotations
@@ -22,140 +23,124 @@ from typing import Any
 
 import requests
 
-from local.apigw import ApiResponse
-from local.stack import EmbeddedStack, embedded_stack
-from local.stores import DemoStore, create_store
+from local.seed import seed
+from local.server import LocalService, local_service
+
+POLL_SECONDS = 0.5
 
 
-def _product(number: int) -> dict[str, Any]:
-    """A varied product: templates, tags, unicode, commas, quotes, newlines, drafts and live."""
-    attributes: dict[str, Any] = {
-        "name": f'Trail shoe {number}, "Summit" — ünïcødé',
-        "commodity_type": "physical" if number % 4 else "digital",
-        "sku": f"SKU-{number:07d}",
-        "status": "live" if number % 3 else "draft",
-        "description": f"Light, grippy shoe #{number}.\nSecond line with 'quotes'.",
-        "slug": f"trail-shoe-{number}",
-        "external_ref": f"erp-{number:07d}",
-        "tags": [f"size{number % 12}", "shoes"],
-        "extensions": {
-            "products(shoes)": {
-                "size": 36 + number % 12,
-                "colour": f"colour {number % 9}",
-                "waterproof": bool(number % 2),
-            }
-        },
-        "shopper_attributes": {"fit": ["narrow", "regular", "wide"][number % 3]},
-        "admin_attributes": {"cost": f"{number % 100}.50"},
-    }
-    if number % 5 == 0:
-        attributes["extensions"]["products(care)"] = {"wash": "cold, gentle"}
-    return attributes
+class Client:
+    """What any HTTP client does: a bearer token, JSON answers."""
+
+    def __init__(self, service: LocalService) -> None:
+        self.base = service.base_url
+        self.session = requests.Session()
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": service.store.client_id,
+            "client_secret": service.store.client_secret,
+        }
+        token = self.session.post(f"{self.base}/oauth/access_token", data=form, timeout=30).json()[
+            "access_token"
+        ]
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def call(self, method: str, path: str, **params: str) -> Any:
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        response = self.session.request(method, f"{self.base}{path}{query}", timeout=120)
+        if response.status_code >= 400:
+            raise RuntimeError(f"{method} {path}: {response.status_code} {response.text}")
+        return response.json()
 
 
-def _call(store: DemoStore, stack: EmbeddedStack, method: str, path: str, **kwargs: Any) -> ApiResponse:
-    assert stack.api is not None
-    headers = {"Authorization": f"Bearer {store.admin_token}", "Content-Type": "application/json"}
-    return stack.api.request(method, path, headers=headers, **kwargs)
+def _bar(fraction: float, width: int = 30) -> str:
+    filled = int(width * min(max(fraction, 0.0), 1.0))
+    return "[" + "#" * filled + "." * (width - filled) + "]"
 
 
-def _bar(done: int, total: int, width: int = 30) -> str:
-    filled = width * done // total if total else width
-    return "[" + "#" * filled + "." * (width - filled) + f"] {done}/{total}"
+def _export(client: Client, filter_text: str | None) -> dict[str, Any]:
+    params = {"filter": filter_text} if filter_text else {}
+    job: dict[str, Any] = client.call("POST", "/pcm/products/export", **params)["data"]
+    print(f"export job {job['id']} {job['attributes']['status']}")
+    started = time.perf_counter()
+    while job["attributes"]["status"] not in ("success", "failed", "cancelled"):
+        time.sleep(POLL_SECONDS)
+        job = client.call("GET", f"/pcm/jobs/{job['id']}")["data"]
+        progress = (job.get("meta") or {}).get("progress") or {}
+        done, planned = progress.get("parts_done"), progress.get("parts_planned")
+        bar = f" {_bar(done / planned)} {done}/{planned} parts" if done is not None and planned else ""
+        print(
+            f"\r  {job['attributes']['status']:<8} {time.perf_counter() - started:6.1f} s{bar}",
+            end="",
+            flush=True,
+        )
+    print()
+    return job
 
 
-def _seed(stack: EmbeddedStack, store: DemoStore, products: int) -> None:
-    bundles = max(products // 1000, 1)
-    for number in range(1, products + bundles + 1):
-        attributes = _product(number)
-        if number > products:  # a few bundles, which the export must leave out
-            attributes["components"] = {"kit": {"options": [{"id": "any"}]}}
-        document = {"data": {"type": "product", "attributes": attributes}}
-        response = _call(store, stack, "POST", "/pcm/products", body=json.dumps(document))
-        if response.status != 201:
-            raise RuntimeError(f"seeding failed: {response.body}")
-        if number % 500 == 0 or number == products:
-            print(f"\rseeding   {_bar(min(number, products), products)}", end="", flush=True)
-    print(f"\nseeded {products} products and {bundles} bundles (bundles are never exported)")
-
-
-def _export(stack: EmbeddedStack, store: DemoStore, filter_text: str | None) -> tuple[dict[str, Any], int]:
-    """Run an export over the API, showing progress; returns the final job and the matching count."""
-    query = "?" + urllib.parse.urlencode({"filter": filter_text}) if filter_text else ""
-    # What the export must hold: the same filter on the product list, bundles left out.
-    standard = "eq(product_types,standard)" + (f":{filter_text}" if filter_text else "")
-    listed = _call(store, stack, "GET", "/pcm/products?" + urllib.parse.urlencode({"filter": standard}))
-    matching = int(listed.json()["meta"]["results"]["total"])
-    created = _call(store, stack, "POST", "/pcm/products/export" + query)
-    if created.status != 201:
-        raise RuntimeError(f"export refused: {created.status} {created.body}")
-    job_id = created.json()["data"]["id"]
-    print(f"export job {job_id}")
-    mark = time.perf_counter()
-    while True:
-        job: dict[str, Any] = _call(store, stack, "GET", f"/pcm/jobs/{job_id}").json()["data"]
-        status = job["attributes"]["status"]
-        print(f"\rexporting {status:<8} {time.perf_counter() - mark:6.1f} s", end="", flush=True)
-        if status in ("success", "failed", "cancelled"):
-            print()
-            return job, matching
-        time.sleep(0.2)
-
-
-def _check_files(job: dict[str, Any], products: int) -> tuple[int, int]:
-    """Download every part over HTTP; returns (rows, rows that are bundles)."""
-    rows_total, bundle_rows = 0, 0
-    print(f"{'file':<60} {'bytes':>10} {'rows':>7}")
+def _check_files(job: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """(file name, bytes, rows) of every part, downloaded over HTTP like a client would."""
+    files = []
     for url in job["meta"]["file_locations"]:
-        content = requests.get(url, timeout=60).content
-        reader = csv.reader(io.StringIO(content.decode("utf-8"), newline=""))
-        header = next(reader)
-        rows = list(reader)
-        rows_total += len(rows)
-        bundle_rows += sum(1 for row in rows if int(row[header.index("sku")][4:]) > products)
-        name = urllib.parse.urlparse(url).path.rsplit("/", 1)[1]
-        print(f"{name:<60} {len(content):>10} {len(rows):>7}")
-    return rows_total, bundle_rows
+        content = requests.get(url, timeout=300).content
+        rows = sum(1 for _ in csv.reader(io.StringIO(content.decode("utf-8"), newline=""))) - 1
+        files.append((urllib.parse.urlparse(url).path.rsplit("/", 1)[1], len(content), rows))
+    return files
 
 
 def run(products: int, filter_text: str | None, part_size: int) -> int:
     timings: dict[str, float] = {}
     mark = time.perf_counter()
-    # LogLevel WARNING: the handlers' structured logs would drown the demo's own output.
-    with embedded_stack(parameters={"PartSize": str(part_size), "LogLevel": "WARNING"}) as stack:
-        store = create_store(stack, "demo store")
-        print(f"store {store.store_id}")
-        print(f"  client_id     {store.client_id}\n  client_secret {store.client_secret}")
-        timings["start stack"], mark = time.perf_counter() - mark, time.perf_counter()
-        _seed(stack, store, products)
-        timings["seed catalogue"], mark = time.perf_counter() - mark, time.perf_counter()
-        job, matching = _export(stack, store, filter_text)
-        timings["export (POST to success)"], mark = time.perf_counter() - mark, time.perf_counter()
-        print(json.dumps(job, indent=2, ensure_ascii=False))
-        if job["attributes"]["status"] != "success":
-            print(json.dumps(_call(store, stack, "GET", f"/pcm/jobs/{job['id']}/errors").json(), indent=2))
-            return 1
-        rows, bundle_rows = _check_files(job, products)
-        timings["download and check"] = time.perf_counter() - mark
+    parameters = {"PartSize": str(part_size), "LogLevel": "WARNING"}
+    with local_service(port=0, parameters=parameters) as service:
+        client = Client(service)
+        print(f"local stack at {service.base_url} (store {service.store.store_id})")
+        timings["start the stack"], mark = time.perf_counter() - mark, time.perf_counter()
 
-    print("\nphase                          seconds")
+        bundles = max(products // 10_000, 1)
+        seed(service.store.store_id, products, bundles=bundles)
+        print(f"seeded {products} products and {bundles} bundles (bundles are never exported)")
+        timings["seed the catalogue"], mark = time.perf_counter() - mark, time.perf_counter()
+
+        job = _export(client, filter_text)
+        timings["export (POST to success)"], mark = time.perf_counter() - mark, time.perf_counter()
+        print(json.dumps({"data": job}, indent=2, ensure_ascii=False))
+        if job["attributes"]["status"] != "success":
+            print(json.dumps(client.call("GET", f"/pcm/jobs/{job['id']}/errors"), indent=2))
+            return 1
+
+        files = _check_files(job)
+        timings["download the parts"], mark = time.perf_counter() - mark, time.perf_counter()
+        # The same filter on the product list, bundles left out, is what the files must hold.
+        standard = "eq(product_types,standard)" + (f":{filter_text}" if filter_text else "")
+        expected = client.call("GET", "/pcm/products", filter=standard, **{"page[limit]": "1"})
+        matching = int(expected["meta"]["results"]["total"])
+        timings["count the catalogue"] = time.perf_counter() - mark
+
+    print(f"\n{'file':<48} {'bytes':>12} {'rows':>8}")
+    for name, size, rows in files:
+        print(f"{name:<48} {size:>12,} {rows:>8,}")
+    print(f"\n{'phase':<28} {'seconds':>8}")
     for phase, seconds in timings.items():
-        print(f"{phase:<30} {seconds:7.2f}")
-    ok = rows == matching and bundle_rows == 0
-    print(f"\n{rows} rows exported, {matching} products match the filter: {'OK' if ok else 'MISMATCH'}")
+        print(f"{phase:<28} {seconds:8.1f}")
+    exported = sum(rows for _, _, rows in files)
+    full = all(rows == part_size for _, _, rows in files[:-1])
+    ok = exported == matching and full
+    print(f"\n{exported:,} rows exported; {matching:,} products match; every part but the last full: {full}")
+    print("OK" if ok else "MISMATCH")
     return 0 if ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "1")
-    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--products", type=int, default=300, help="catalogue size (default 300)")
+    parser.add_argument("--products", type=int, default=120_001, help="catalogue size (default 120001)")
     parser.add_argument("--filter", default=None, help="export filter, e.g. 'eq(status,live)'")
-    parser.add_argument("--part-size", type=int, default=100, help="products per part (default 100)")
+    parser.add_argument("--part-size", type=int, default=50_000, help="products per part (default 50000)")
     args = parser.parse_args(argv)
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "1")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
     return run(args.products, args.filter, args.part_size)
 
 

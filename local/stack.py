@@ -11,7 +11,7 @@ import string
 import sys
 import time
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from local import moto_fixes
 from local.apigw import ApiGateway
 from local.lambdas import DeployedFunction, LambdaDispatcher
 from local.template import FUNCTION_TYPE, Template, TemplateError, resolve
+from local.transactions import install_transactions
 
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 FAKE_CREDENTIALS = {
@@ -57,11 +58,16 @@ def restore_environ(saved: Mapping[str, str | None]) -> None:
 
 
 def _clear_settings_cache() -> None:
-    """Handlers read settings once per process; a new stack (new names) needs them read again."""
-    settings = sys.modules.get("product_export.settings")
-    cached = getattr(settings, "get_settings", None)
-    if cached is not None and hasattr(cached, "cache_clear"):
-        cached.cache_clear()
+    """Handlers read settings and create their clients once per process; a new stack (new names, maybe
+    another DynamoDB endpoint) needs both made again."""
+    for module, function in (
+        ("product_export.settings", "get_settings"),
+        ("product_export.adapters.aws", "client"),
+        ("product_export.adapters.aws", "raw_items_dynamodb"),
+    ):
+        cached = getattr(sys.modules.get(module), function, None)
+        if cached is not None and hasattr(cached, "cache_clear"):
+            cached.cache_clear()
 
 
 def _env_value(value: Any) -> str:
@@ -120,7 +126,11 @@ class EmbeddedStack:
     dispatcher: LambdaDispatcher
     state_machine_arn: str | None = None
     api: ApiGateway | None = None
+    # DynamoDB outside moto (a dynalite server): the stack's tables live there, and every client uses it.
+    dynamodb_endpoint: str | None = None
     _saved_env: dict[str, str | None] = field(default_factory=dict, repr=False)
+    _uninstall_transactions: Callable[[], None] | None = field(default=None, repr=False)
+    _created_tables: list[str] = field(default_factory=list, repr=False)
     _closed: bool = field(default=False, repr=False)
 
     # --- construction ---------------------------------------------------------------------------
@@ -133,11 +143,15 @@ class EmbeddedStack:
         parameters: Mapping[str, str] | None = None,
         stack_name: str = "product-export",
         region: str = "us-east-1",
+        dynamodb_endpoint: str | None = None,
     ) -> EmbeddedStack:
         """Creates the template's resources; call while moto's mock_aws(config=MOTO_CONFIG) is active.
 
         Also installs the Lambda dispatch and puts the functions' environment into os.environ; close()
-        undoes both.
+        undoes both. With ``dynamodb_endpoint`` (e.g. a ``local.dynamodb_server.DynamoDBServer``), the
+        tables are created there instead of in moto, every DynamoDB client of the process uses it while
+        the stack runs (``AWS_ENDPOINT_URL_DYNAMODB``), TransactWriteItems is emulated for it
+        (``local.transactions``), and close() deletes the tables again.
         """
         session = boto3.Session(region_name=region)
         account_id = session.client("sts").get_caller_identity()["Account"]
@@ -165,10 +179,15 @@ class EmbeddedStack:
             attrs={},
             conditions={},
             dispatcher=LambdaDispatcher([]),
+            dynamodb_endpoint=dynamodb_endpoint,
         )
         stack._evaluate_conditions()
         stack._name_resources()
-        stack._create_resources(session)
+        try:
+            stack._create_resources(session)
+        except BaseException:
+            stack._release_dynamodb()
+            raise
         return stack
 
     def _evaluate_conditions(self) -> None:
@@ -231,6 +250,9 @@ class EmbeddedStack:
             )
 
     def _create_resources(self, session: boto3.Session) -> None:
+        if self.dynamodb_endpoint:
+            # Before any client of the default session is made: clients copy its handlers when created.
+            self._uninstall_transactions = install_transactions()
         for logical_id, props in self.template.tables():
             self._create_table(session, logical_id, self.resolve(props))
         for logical_id, _ in self.template.buckets():
@@ -241,6 +263,8 @@ class EmbeddedStack:
         self._create_state_machine(session)
         # As in Lambda: the region variables, plus the functions' own (the union; Globals share most).
         runtime = {"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region}
+        if self.dynamodb_endpoint:
+            runtime["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint  # boto3 reads it itself
         self._saved_env = apply_environ(runtime | self.environment())
         _clear_settings_cache()
         self.dispatcher.install()
@@ -255,13 +279,22 @@ class EmbeddedStack:
                 request[indexes] = [{k: i[k] for k in _INDEX_KEYS if k in i} for i in request[indexes]]
         if "StreamSpecification" in props:
             request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
-        client = session.client("dynamodb")
-        table = client.create_table(TableName=self.refs[logical_id], **request)["TableDescription"]
+        client: Any = session.client("dynamodb", endpoint_url=self.dynamodb_endpoint)
+        name = self.refs[logical_id]
+        try:
+            table = client.create_table(TableName=name, **request)["TableDescription"]
+        except client.exceptions.ResourceInUseException:
+            raise TemplateError(
+                f"table {name} already exists on {self.dynamodb_endpoint}: another stack with this name "
+                "uses the server (pass another stack_name), or an earlier run left it there"
+            ) from None
+        self._created_tables.append(name)
         if table.get("LatestStreamArn"):
             self.attrs[(logical_id, "StreamArn")] = table["LatestStreamArn"]
         ttl = props.get("TimeToLiveSpecification")
-        if ttl and ttl.get("Enabled"):
-            client.update_time_to_live(TableName=self.refs[logical_id], TimeToLiveSpecification=ttl)
+        # dynalite has no UpdateTimeToLive (and expires nothing, like moto); the setting only matters on AWS.
+        if ttl and ttl.get("Enabled") and not self.dynamodb_endpoint:
+            client.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
 
     def _create_bucket(self, session: boto3.Session, name: str) -> None:
         extra: dict[str, Any] = {}
@@ -344,7 +377,8 @@ class EmbeddedStack:
         return union
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+        endpoint = self.dynamodb_endpoint if service == "dynamodb" else None
+        return boto3.client(service, region_name=self.region, endpoint_url=endpoint)  # type: ignore[call-overload]
 
     def wait_for_execution(self, execution_arn: str, timeout: float = 60) -> dict[str, Any]:
         """describe_execution once the execution is no longer RUNNING."""
@@ -377,8 +411,24 @@ class EmbeddedStack:
             moto_fixes.join_workflow_threads(drain_timeout)
         self.dispatcher.uninstall()
         moto_fixes.uninstall()
+        self._release_dynamodb()
         restore_environ(self._saved_env)
         _clear_settings_cache()
+
+    def _release_dynamodb(self) -> None:
+        """Removes the TransactWriteItems emulation and the tables of an external DynamoDB endpoint
+        (they outlive moto; moto's own go with mock_aws)."""
+        if self._uninstall_transactions is not None:
+            self._uninstall_transactions()
+            self._uninstall_transactions = None
+        if not self.dynamodb_endpoint or not self._created_tables:
+            return
+        session = boto3.session.Session(region_name=self.region)
+        client: Any = session.client("dynamodb", endpoint_url=self.dynamodb_endpoint)
+        for name in self._created_tables:
+            with contextlib.suppress(Exception):
+                client.delete_table(TableName=name)
+        self._created_tables.clear()
 
     def __enter__(self) -> EmbeddedStack:
         return self
@@ -394,16 +444,25 @@ def embedded_stack(
     parameters: Mapping[str, str] | None = None,
     stack_name: str = "product-export",
     region: str = "us-east-1",
+    dynamodb_endpoint: str | None = None,
 ) -> Iterator[EmbeddedStack]:
-    """Starts moto (Step Functions executing, Lambda without Docker), creates the stack, tears all down."""
+    """Starts moto (Step Functions executing, Lambda without Docker), creates the stack, tears all down.
+
+    ``dynamodb_endpoint``: DynamoDB served there (a dynalite server, see ``local.dynamodb_server``)
+    instead of by moto; moto lets requests to such a non-AWS URL through.
+    """
     saved = apply_environ(
         {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
-        | {"AWS_PROFILE": None, "AWS_ENDPOINT_URL": None}
+        | {"AWS_PROFILE": None, "AWS_ENDPOINT_URL": None, "AWS_ENDPOINT_URL_DYNAMODB": None}
     )
     try:
         with mock_aws(config=MOTO_CONFIG):
             stack = EmbeddedStack.create(
-                template or Template.load(), parameters=parameters, stack_name=stack_name, region=region
+                template or Template.load(),
+                parameters=parameters,
+                stack_name=stack_name,
+                region=region,
+                dynamodb_endpoint=dynamodb_endpoint,
             )
             try:
                 yield stack

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
@@ -13,6 +14,7 @@ from product_export.settings import get_settings
 _CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8}, max_pool_connections=32)
 # Presigned links must be SigV4 (SigV2 is deprecated and refused in newer regions).
 _SERVICE_CONFIG = {"s3": _CONFIG.merge(Config(signature_version="s3v4"))}
+RAW_ITEMS = "RawItems"
 
 
 @cache
@@ -21,3 +23,30 @@ def client(service: str) -> Any:
     endpoint = get_settings().aws_endpoint_url
     config = _SERVICE_CONFIG.get(service, _CONFIG)
     return boto3.client(service, config=config, endpoint_url=endpoint)  # type: ignore[call-overload]
+
+
+@cache
+def raw_items_dynamodb() -> Any:
+    """A DynamoDB client whose Query answers carry the page's items as raw DynamoDB JSON.
+
+    botocore walks its service model for every attribute of every item it parses, which caps a
+    reader at a few thousand items a second. This client keeps signing, retries and errors as they
+    are, but takes ``Items`` out of a successful Query body before botocore parses it and hands them
+    on under ``RawItems``, for ``dynamo_json.decode_item`` (a plain recursive decoder).
+    """
+    dynamodb = boto3.client(  # type: ignore[call-overload]
+        "dynamodb", config=_CONFIG, endpoint_url=get_settings().aws_endpoint_url
+    )
+    dynamodb.meta.events.register("before-parse.dynamodb.Query", _set_items_aside)
+    return dynamodb
+
+
+def _set_items_aside(
+    response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
+) -> None:
+    body = response_dict.get("body")
+    if response_dict.get("status_code", 500) >= 300 or not body:
+        return
+    page = json.loads(body)
+    customized_response_dict[RAW_ITEMS] = page.pop("Items", [])
+    response_dict["body"] = json.dumps(page).encode()

@@ -7,6 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from product_export.adapters.aws import client
+from product_export.adapters.batches import put_all
 from product_export.adapters.dynamo_json import decode_item, encode_item, encode_value
 from product_export.errors import NotFound
 from product_export.jobs.models import TRANSITIONS, Job, error_key, job_key
@@ -83,24 +84,16 @@ class JobsTable:
         return [Job.from_item(item) for item in items], total
 
     def add_errors(self, store_id: str, job_id: str, messages: list[str], *, first_number: int = 1) -> None:
-        for start in range(0, len(messages), 25):
-            batch = [
-                {
-                    "PutRequest": {
-                        "Item": encode_item(
-                            {
-                                "pk": store_id,
-                                "sk": error_key(job_id, first_number + start + index),
-                                "message": message,
-                            }
-                        )
-                    }
-                }
-                for index, message in enumerate(messages[start : start + 25])
-            ]
-            pending: dict[str, Any] = {self.table: batch}
-            while pending:
-                pending = self.dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+        put_all(
+            self.dynamodb,
+            self.table,
+            (
+                encode_item(
+                    {"pk": store_id, "sk": error_key(job_id, first_number + index), "message": message}
+                )
+                for index, message in enumerate(messages)
+            ),
+        )
 
     def errors(
         self, store_id: str, job_id: str, *, offset: int, limit: int

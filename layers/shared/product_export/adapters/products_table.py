@@ -9,7 +9,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from product_export.adapters.aws import client
+from product_export.adapters.aws import RAW_ITEMS, client, raw_items_dynamodb
+from product_export.adapters.batches import put_all
 from product_export.adapters.dynamo_json import decode_item, encode_item, encode_value
 from product_export.catalogue.models import shard_key, shard_of
 from product_export.errors import Conflict, NotFound
@@ -135,6 +136,22 @@ class ProductsTable:
                     ) from error
             raise Conflict("The product was changed by another request; retry") from error
 
+    def load(self, store_id: str, items: Iterable[dict[str, Any]]) -> None:
+        """Bulk-write new products with their uniqueness guards, unconditionally.
+
+        For loading a fresh catalogue whose sku and external_ref values the caller knows to be
+        unique (the local demo's seeding); API writes go through ``create``, which checks them.
+        """
+
+        def encoded() -> Iterator[dict[str, Any]]:
+            for item in items:
+                yield encode_item(item)
+                for field in UNIQUE_FIELDS:
+                    if item.get(field):
+                        yield {**_guard_key(store_id, field, item[field]), "product_id": {"S": item["id"]}}
+
+        put_all(self.dynamodb, self.table, encoded())
+
     # --- streaming reads ----------------------------------------------------------------------
     def query(
         self,
@@ -177,9 +194,10 @@ class ProductsTable:
         request["ExpressionAttributeValues"] = values
         if page_size:
             request["Limit"] = page_size
+        reader = raw_items_dynamodb()
         while True:
-            page = self.dynamodb.query(**request)
-            for raw in page.get("Items", []):
+            page = reader.query(**request)
+            for raw in page[RAW_ITEMS]:
                 yield decode_item(raw)
             last = page.get("LastEvaluatedKey")
             if not last:

@@ -1,0 +1,70 @@
+"""A varied demo catalogue, loaded straight into the products table with the catalogue's own code.
+
+Every product is validated by the same model as POST /pcm/products and built by the same item
+builder, uniqueness guards included; only the write differs (BatchWriteItem from several threads,
+for speed). Texts carry commas, quotes, newlines and unicode; statuses mix draft and live; a few
+bundles are added, which the export must leave out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from product_export.adapters.products_table import ProductsTable
+from product_export.catalogue.models import ProductData
+from product_export.catalogue.products import new_item
+
+WRITERS = 4
+
+
+def demo_product(number: int) -> dict[str, Any]:
+    """The attributes of product ``number``."""
+    attributes: dict[str, Any] = {
+        "name": f'Trail shoe {number}, "Summit" — ünïcødé',
+        "commodity_type": "physical" if number % 4 else "digital",
+        "sku": f"SKU-{number:07d}",
+        "status": "live" if number % 3 else "draft",
+        "description": f"Light, grippy shoe #{number}.\nSecond line with 'quotes', and a comma.",
+        "slug": f"trail-shoe-{number}",
+        "external_ref": f"erp-{number:07d}",
+        "upc_ean": f"{number:013d}",
+        "mpn": f"TS-{number}",
+        "tags": [f"size{number % 12}", "shoes"],
+        "extensions": {
+            "products(shoes)": {
+                "size": 36 + number % 12,
+                "colour": f"colour {number % 9}",
+                "waterproof": bool(number % 2),
+            }
+        },
+        "shopper_attributes": {"fit": ["narrow", "regular", "wide"][number % 3]},
+        "admin_attributes": {"cost": f"{number % 100}.50", "supplier": "Acme, Inc."},
+    }
+    if number % 5 == 0:
+        attributes["extensions"]["products(care)"] = {"wash": "cold, gentle"}
+    return attributes
+
+
+def demo_bundle(number: int) -> dict[str, Any]:
+    return demo_product(number) | {
+        "components": {"kit": {"name": "Kit", "options": [{"id": "any", "type": "product"}]}}
+    }
+
+
+def _items(store_id: str, numbers: Iterable[int], bundle: bool) -> Iterator[dict[str, Any]]:
+    build = demo_bundle if bundle else demo_product
+    for number in numbers:
+        yield new_item(store_id, ProductData.model_validate({"type": "product", "attributes": build(number)}))
+
+
+def seed(store_id: str, products: int, *, bundles: int = 0) -> int:
+    """Load products 1..N and ``bundles`` bundles (numbered after them); returns how many."""
+    table = ProductsTable()
+    step = -(-products // WRITERS)
+    work = [(range(start, min(start + step, products + 1)), False) for start in range(1, products + 1, step)]
+    work.append((range(products + 1, products + bundles + 1), True))
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        list(pool.map(lambda job: table.load(store_id, _items(store_id, *job)), work))
+    return products + bundles

@@ -1,0 +1,480 @@
+"""The fast local DynamoDB (dynalite), the TransactWriteItems emulation, and the real app on both."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from local import dynamodb_server
+from local.dynamodb_server import DependencyMissing, DynamoDBServer
+from local.stack import EmbeddedStack, apply_environ, embedded_stack, restore_environ
+from local.stores import create_store
+from local.transactions import install_transactions
+from product_export.adapters import aws
+from tests.support import ApiClient, parse_csv, product
+
+CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local", "region_name": "us-east-1"}
+CANCELLED = "Transaction cancelled, please refer cancellation reasons for specific reasons"
+FAILED = {"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[DynamoDBServer]:
+    with DynamoDBServer() as running:
+        yield running
+
+
+# --- the emulation, on a table of its own per test ---------------------------------------------------
+
+
+@pytest.fixture
+def db(server: DynamoDBServer) -> Iterator[Any]:
+    """A client of a session with the emulation installed."""
+    session = boto3.Session(**CREDENTIALS)
+    uninstall = install_transactions(session)
+    yield session.client("dynamodb", endpoint_url=server.endpoint)
+    uninstall()
+
+
+@pytest.fixture
+def table(db: Any) -> Iterator[str]:
+    name = f"t-{uuid.uuid4().hex}"
+    db.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )
+    yield name
+    db.delete_table(TableName=name)
+
+
+def key(pk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": "x"}}
+
+
+def item(pk: str, **values: int) -> dict[str, Any]:
+    return {**key(pk), **{name: {"N": str(value)} for name, value in values.items()}}
+
+
+def contents(db: Any, table: str) -> dict[str, dict[str, Any]]:
+    return {entry["pk"]["S"]: entry for entry in db.scan(TableName=table, ConsistentRead=True)["Items"]}
+
+
+def cancelled(db: Any, actions: list[dict[str, Any]]) -> ClientError:
+    with pytest.raises(db.exceptions.TransactionCanceledException) as caught:
+        db.transact_write_items(TransactItems=actions)
+    return caught.value
+
+
+def test_dynalite_has_no_transact_write_items(server: DynamoDBServer, table: str) -> None:
+    plain = boto3.Session(**CREDENTIALS).client("dynamodb", endpoint_url=server.endpoint)
+    with pytest.raises(ClientError) as caught:
+        plain.transact_write_items(TransactItems=[{"Put": {"TableName": table, "Item": item("a")}}])
+    assert caught.value.response["Error"]["Code"] == "UnknownOperationException"
+
+
+def test_transaction_commits_every_action(db: Any, table: str) -> None:
+    db.put_item(TableName=table, Item=item("update", n=1))
+    db.put_item(TableName=table, Item=item("delete", n=1))
+    db.put_item(TableName=table, Item=item("check", n=1))
+    blob = {**key("put"), "data": {"B": b"\x00\xff"}}
+
+    response = db.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": table, "Item": blob, "ConditionExpression": "attribute_not_exists(pk)"}},
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": key("update"),
+                    "UpdateExpression": "SET n = n + :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            },
+            {
+                "Delete": {
+                    "TableName": table,
+                    "Key": key("delete"),
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            },
+            {
+                "ConditionCheck": {
+                    "TableName": table,
+                    "Key": key("check"),
+                    "ConditionExpression": "n = :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            },
+        ]
+    )
+
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert contents(db, table) == {"put": blob, "update": item("update", n=2), "check": item("check", n=1)}
+
+
+def test_failed_condition_rolls_back_the_applied_actions(db: Any, table: str) -> None:
+    db.put_item(TableName=table, Item=item("replaced", n=1, gone=5))
+    db.put_item(TableName=table, Item=item("updated", n=1))
+    db.put_item(TableName=table, Item=item("deleted", n=1))
+    db.put_item(TableName=table, Item=item("guard", n=1))
+    before = contents(db, table)
+
+    error = cancelled(
+        db,
+        [
+            {"Put": {"TableName": table, "Item": item("new", n=1)}},
+            {"Put": {"TableName": table, "Item": item("replaced", n=2)}},
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": key("updated"),
+                    "UpdateExpression": "SET n = :two, extra = :two",
+                    "ExpressionAttributeValues": {":two": {"N": "2"}},
+                }
+            },
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": key("created"),
+                    "UpdateExpression": "SET n = :two",
+                    "ExpressionAttributeValues": {":two": {"N": "2"}},
+                }
+            },
+            {"Delete": {"TableName": table, "Key": key("deleted")}},
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": item("guard", n=9),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ],
+    )
+
+    assert [reason["Code"] for reason in error.response["CancellationReasons"]] == ["None"] * 5 + [
+        "ConditionalCheckFailed"
+    ]
+    assert contents(db, table) == before
+
+
+def test_cancellation_reasons_are_shaped_like_aws(db: Any, table: str) -> None:
+    db.put_item(TableName=table, Item=item("taken", n=1))
+    db.put_item(TableName=table, Item=item("checked", n=1))
+    condition = {"ConditionExpression": "attribute_not_exists(pk)"}
+
+    error = cancelled(
+        db,
+        [
+            {"Put": {"TableName": table, "Item": item("free"), **condition}},
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": item("taken", n=2),
+                    **condition,
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+            {"Delete": {"TableName": table, "Key": key("checked"), **condition}},
+            {
+                "ConditionCheck": {
+                    "TableName": table,
+                    "Key": key("missing"),
+                    "ConditionExpression": "n = :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+        ],
+    )
+
+    assert error.response["Error"] == {
+        "Code": "TransactionCanceledException",
+        "Message": f"{CANCELLED} [None, {', '.join(['ConditionalCheckFailed'] * 3)}]",
+    }
+    assert error.response["CancellationReasons"] == [
+        {"Code": "None"},
+        {**FAILED, "Item": item("taken", n=1)},  # ALL_OLD asked for
+        FAILED,  # not asked for
+        FAILED,  # asked for, but there is no item
+    ]
+    assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert contents(db, table) == {"taken": item("taken", n=1), "checked": item("checked", n=1)}
+
+
+def test_condition_check_changes_nothing(db: Any, table: str) -> None:
+    db.put_item(TableName=table, Item=item("a", n=1))
+    check = {"ConditionExpression": "n = :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}
+    db.transact_write_items(
+        TransactItems=[
+            {"ConditionCheck": {"TableName": table, "Key": key("a"), **check}},
+            {
+                "ConditionCheck": {
+                    "TableName": table,
+                    "Key": key("b"),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ]
+    )
+    assert contents(db, table) == {"a": item("a", n=1)}
+
+
+def test_validation_like_aws(db: Any, table: str) -> None:
+    too_many = [{"Put": {"TableName": table, "Item": item(str(n))}} for n in range(101)]
+    same_item = [
+        {"Put": {"TableName": table, "Item": item("a", n=1)}},
+        {"Update": {"TableName": table, "Key": key("a"), "UpdateExpression": "REMOVE n"}},
+    ]
+    for actions, message in (
+        (too_many, "Member must have length less than or equal to 100"),
+        (same_item, "Transaction request cannot include multiple operations on one item"),
+    ):
+        with pytest.raises(ClientError) as caught:
+            db.transact_write_items(TransactItems=actions)
+        assert caught.value.response["Error"]["Code"] == "ValidationException"
+        assert message in caught.value.response["Error"]["Message"]
+    assert contents(db, table) == {}
+
+
+def test_other_errors_roll_back_and_pass_through(db: Any, table: str) -> None:
+    with pytest.raises(ClientError) as caught:
+        db.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": item("a")}},
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": key("b"),
+                        "UpdateExpression": "SET n = n + :x",
+                        "ExpressionAttributeValues": {":x": {"S": "not a number"}},
+                    }
+                },
+            ]
+        )
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert contents(db, table) == {}
+
+
+def test_a_failed_single_write_returns_the_old_item(db: Any, table: str) -> None:
+    """dynalite ignores ReturnValuesOnConditionCheckFailure; the emulation adds the item (the jobs table
+    tells "no such job" from "not in an allowed state" by it)."""
+    db.put_item(TableName=table, Item=item("a", n=1))
+    with pytest.raises(db.exceptions.ConditionalCheckFailedException) as caught:
+        db.update_item(
+            TableName=table,
+            Key=key("a"),
+            UpdateExpression="SET n = :two",
+            ConditionExpression="n = :two",
+            ExpressionAttributeValues={":two": {"N": "2"}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    assert caught.value.response["Item"] == item("a", n=1)
+    with pytest.raises(db.exceptions.ConditionalCheckFailedException) as caught:
+        db.put_item(TableName=table, Item=item("a"), ConditionExpression="attribute_not_exists(pk)")
+    assert "Item" not in caught.value.response
+
+
+def test_concurrent_transactions_claiming_one_sku_have_one_winner(db: Any, table: str) -> None:
+    """As ProductsTable.create: a product and its uniqueness guard, in one transaction."""
+    start = threading.Barrier(8)
+
+    def create(number: int) -> str:
+        product_id = f"product-{number}"
+        start.wait()
+        try:
+            db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": table,
+                            "Item": {**key(product_id), "sku": {"S": "SKU-1"}},
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": table,
+                            "Item": {**key("unique#sku#SKU-1"), "product_id": {"S": product_id}},
+                            "ConditionExpression": "attribute_not_exists(pk) OR product_id = :id",
+                            "ExpressionAttributeValues": {":id": {"S": product_id}},
+                        }
+                    },
+                ]
+            )
+        except db.exceptions.TransactionCanceledException as error:
+            assert [r["Code"] for r in error.response["CancellationReasons"]] == [
+                "None",
+                "ConditionalCheckFailed",
+            ]
+            return "lost"
+        return product_id
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(create, range(8)))
+
+    winners = [outcome for outcome in outcomes if outcome != "lost"]
+    assert len(winners) == 1
+    stored = contents(db, table)
+    assert sorted(stored) == sorted([winners[0], "unique#sku#SKU-1"])
+    assert stored["unique#sku#SKU-1"]["product_id"] == {"S": winners[0]}
+
+
+def test_uninstall_stops_the_emulation(server: DynamoDBServer, table: str) -> None:
+    session = boto3.Session(**CREDENTIALS)
+    uninstall = install_transactions(session)
+    early = session.client("dynamodb", endpoint_url=server.endpoint)
+    uninstall()
+    uninstall()  # idempotent
+    late = session.client("dynamodb", endpoint_url=server.endpoint)
+    for client in (early, late):
+        with pytest.raises(ClientError) as caught:
+            client.transact_write_items(TransactItems=[{"Put": {"TableName": table, "Item": item("a")}}])
+        assert caught.value.response["Error"]["Code"] == "UnknownOperationException"
+
+
+# --- the real app on dynalite ---------------------------------------------------------------------
+
+
+def test_closing_the_stack_removes_its_tables_and_endpoint(server: DynamoDBServer) -> None:
+    before = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+    with embedded_stack(stack_name="short-lived", dynamodb_endpoint=server.endpoint) as stack:
+        tables = {stack.environment()[v] for v in ("PRODUCTS_TABLE", "JOBS_TABLE")}
+    on_server = boto3.Session(**CREDENTIALS).client("dynamodb", endpoint_url=server.endpoint)
+    assert not tables & set(on_server.list_tables()["TableNames"])
+    assert os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") == before
+
+
+@pytest.fixture(scope="module")
+def app(server: DynamoDBServer) -> Iterator[EmbeddedStack]:
+    saved = apply_environ({"AWS_DEFAULT_REGION": "us-east-1"})
+    stale = aws.client("dynamodb")  # a handler client cached before the stack: must not be reused
+    restore_environ(saved)
+    with embedded_stack(parameters={"PartSize": "4"}, dynamodb_endpoint=server.endpoint) as stack:
+        assert aws.client("dynamodb") is not stale
+        yield stack
+
+
+@pytest.fixture
+def admin(app: EmbeddedStack) -> ApiClient:
+    """A store of its own per test."""
+    return ApiClient(app, create_store(app, "dynalite store").admin_token)
+
+
+def test_the_stack_keeps_its_tables_and_clients_on_dynalite(
+    server: DynamoDBServer, app: EmbeddedStack
+) -> None:
+    stack = app
+    on_server = boto3.Session(**CREDENTIALS).client("dynamodb", endpoint_url=server.endpoint)
+    names = set(on_server.list_tables()["TableNames"])
+    assert {
+        stack.environment()[v] for v in ("PRODUCTS_TABLE", "JOBS_TABLE", "APPLICATION_KEYS_TABLE")
+    } <= names
+    in_moto = boto3.client("dynamodb", endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+    assert in_moto.list_tables()["TableNames"] == []
+    assert os.environ["AWS_ENDPOINT_URL_DYNAMODB"] == server.endpoint
+    assert aws.client("dynamodb").meta.endpoint_url == server.endpoint
+    assert stack.client("dynamodb").meta.endpoint_url == server.endpoint
+    assert aws.client("s3").meta.endpoint_url.endswith("amazonaws.com")  # S3 and the rest stay on moto
+
+
+def test_products_list_and_export_on_dynalite(admin: ApiClient) -> None:
+    created = [admin.create_product(product(number, sku=f"DYN-{number}")) for number in range(10)]
+    duplicate = admin.post(
+        "/pcm/products", json_body={"data": {"type": "product", "attributes": product(99, sku="DYN-3")}}
+    )
+    assert duplicate.status == 409, duplicate.body
+    assert duplicate.json()["errors"][0]["source"] == {"pointer": "/data/attributes/sku"}
+
+    live = admin.get("/pcm/products", query={"filter": "eq(status,live)"})
+    assert live.status == 200, live.body
+    live_ids = {resource["id"] for resource in created if resource["attributes"]["status"] == "live"}
+    assert {resource["id"] for resource in live.json()["data"]} == live_ids
+
+    job = admin.wait_for_job(admin.export("eq(status,live)")["id"])
+    assert job["attributes"]["status"] == "success", job
+    rows = []
+    for url in job["meta"]["file_locations"]:
+        response = requests.get(url, timeout=30)
+        assert response.status_code == 200, response.text
+        rows += parse_csv(response.content)[1]
+    assert len(job["meta"]["file_locations"]) == 2  # 5 live products, 4 per part
+    assert sorted(row["id"] for row in rows) == sorted(live_ids)
+
+    finished = admin.post(f"/pcm/jobs/{job['id']}/cancel")  # a conditional update that needs ALL_OLD
+    assert finished.status == 422, finished.body
+
+
+def test_concurrent_creates_of_one_sku_have_one_winner(admin: ApiClient) -> None:
+    start = threading.Barrier(8)
+
+    def create(number: int) -> int:
+        start.wait()
+        body = {"data": {"type": "product", "attributes": product(1000 + number, sku="RACE-1")}}
+        return admin.post("/pcm/products", json_body=body).status
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(create, range(8)))
+    assert statuses == [201] + [409] * 7
+    listed = admin.get("/pcm/products", query={"filter": "eq(sku,RACE-1)"})
+    assert len(listed.json()["data"]) == 1
+
+
+# --- the server process ---------------------------------------------------------------------------
+
+
+def test_stop_leaves_no_process(tmp_path: Path) -> None:
+    running = DynamoDBServer(data_dir=tmp_path / "db").start()
+    pid = running.pid
+    assert pid is not None
+    os.kill(pid, 0)  # alive
+    client = boto3.Session(**CREDENTIALS).client("dynamodb", endpoint_url=running.endpoint)
+    client.create_table(
+        TableName="kept",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+    running.stop()
+    running.stop()  # idempotent
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+    with DynamoDBServer(data_dir=tmp_path / "db") as again:  # LevelDB keeps the data
+        client = boto3.Session(**CREDENTIALS).client("dynamodb", endpoint_url=again.endpoint)
+        assert client.list_tables()["TableNames"] == ["kept"]
+
+
+def test_a_server_that_dies_reports_its_stderr(server: DynamoDBServer) -> None:
+    assert server.port is not None
+    with pytest.raises(RuntimeError, match="EADDRINUSE"):
+        DynamoDBServer(port=server.port).start()
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        (lambda mp: mp.setenv("PATH", "/nonexistent"), "Node.js"),
+        (lambda mp: mp.setattr(dynamodb_server, "DYNALITE_CLI", Path("/nonexistent/cli.js")), "dynalite"),
+    ],
+)
+def test_missing_dependencies_say_how_to_install_them(
+    monkeypatch: pytest.MonkeyPatch, patch: Callable[[pytest.MonkeyPatch], None], message: str
+) -> None:
+    patch(monkeypatch)
+    with pytest.raises(DependencyMissing, match=message) as caught:
+        DynamoDBServer().start()
+    assert "make setup" in str(caught.value)

@@ -1,0 +1,144 @@
+"""`make serve`'s stack over real HTTP: routing at the root path, tokens, an export, downloads, shutdown."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from local.server import LocalService, local_service
+from tests.support import product
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def service() -> Iterator[LocalService]:
+    with local_service(port=0, parameters={"PartSize": "3", "LogLevel": "WARNING"}) as running:
+        yield running
+
+
+def _session(service: LocalService) -> requests.Session:
+    session = requests.Session()
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": service.store.client_id,
+        "client_secret": service.store.client_secret,
+    }
+    answer = session.post(f"{service.base_url}/oauth/access_token", data=form, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Content-Type"].startswith("application/json")
+    session.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+    return session
+
+
+def test_export_over_http_downloads_every_part(service: LocalService) -> None:
+    http = _session(service)
+    created = [
+        http.post(
+            f"{service.base_url}/pcm/products",
+            json={"data": {"type": "product", "attributes": product(n)}},
+            timeout=30,
+        )
+        for n in range(1, 8)
+    ]
+    assert [r.status_code for r in created] == [201] * 7
+    job = http.post(f"{service.base_url}/pcm/products/export?filter=eq(status,live)", timeout=30)
+    assert job.status_code == 201, job.text
+    job_id = job.json()["data"]["id"]
+    deadline = time.monotonic() + 60
+    while (doc := http.get(f"{service.base_url}/pcm/jobs/{job_id}", timeout=30).json()["data"])["attributes"][
+        "status"
+    ] not in ("success", "failed"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert doc["attributes"]["status"] == "success"
+    rows = []
+    for url in doc["meta"]["file_locations"]:
+        assert url.startswith(service.s3_endpoint)
+        download = requests.get(url, timeout=30)  # no credentials: the signature is the permission
+        assert download.status_code == 200
+        rows += list(csv.DictReader(io.StringIO(download.content.decode(), newline="")))
+    live = {r.json()["data"]["id"] for r in created if r.json()["data"]["attributes"]["status"] == "live"}
+    assert sorted(row["id"] for row in rows) == sorted(live)
+    assert [
+        len(list(csv.reader(io.StringIO(requests.get(u, timeout=30).text, newline="")))) - 1
+        for u in doc["meta"]["file_locations"]
+    ] == [3, 1]
+
+
+def test_errors_are_json_api_over_http(service: LocalService) -> None:
+    assert requests.get(f"{service.base_url}/pcm/jobs", timeout=30).status_code == 401
+    assert requests.get(f"{service.base_url}/nothing", timeout=30).status_code == 404
+    bad = _session(service).get(
+        f"{service.base_url}/pcm/products", params={"filter": "eq(colour,red)"}, timeout=30
+    )
+    assert bad.status_code == 400
+    assert bad.json()["errors"][0]["status"] == "400"
+
+
+def test_serve_command_starts_prints_the_key_and_stops_cleanly() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.server", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        lines = []
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if "Ctrl-C" in line:
+                break
+        output = "".join(lines)
+        assert f"http://127.0.0.1:{port}" in output and "client_secret" in output, output
+        assert requests.get(f"http://127.0.0.1:{port}/pcm/products", timeout=30).status_code == 401
+        children = _children(process.pid)
+        assert children, "the stack runs a DynamoDB server process"
+        busy = subprocess.run(
+            [sys.executable, "-m", "local.server", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert busy.returncode == 2 and "already in use" in busy.stderr
+        process.terminate()
+        assert process.wait(timeout=30) == 0
+        assert not [pid for pid in children if _alive(pid)], "no process survives the shutdown"
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def _children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
+    return [int(p) for p in found.stdout.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}/stat").exists() else "X"
+    return status not in ("Z", "X")
