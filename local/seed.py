@@ -1,22 +1,24 @@
 """A varied demo catalogue, loaded straight into the products table with the catalogue's own code.
 
 Every product is validated by the same model as POST /pcm/products and built by the same item
-builder, uniqueness guards included; only the write differs (BatchWriteItem from several threads,
-for speed). Texts carry commas, quotes, newlines and unicode; statuses mix draft and live; a few
+builder, uniqueness guards included; only the write differs (BatchWriteItem from several processes
+and threads, for speed). Texts carry commas, quotes, newlines and unicode; statuses mix draft and live; a few
 bundles are added, which the export must leave out.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 from product_export.adapters.products_table import ProductsTable
 from product_export.catalogue.models import ProductData
 from product_export.catalogue.products import new_item
 
-WRITERS = 4
+THREADS = 3  # per process: enough to keep requests in flight while items are built
 
 
 def demo_product(number: int) -> dict[str, Any]:
@@ -59,12 +61,29 @@ def _items(store_id: str, numbers: Iterable[int], bundle: bool) -> Iterator[dict
         yield new_item(store_id, ProductData.model_validate({"type": "product", "attributes": build(number)}))
 
 
-def seed(store_id: str, products: int, *, bundles: int = 0) -> int:
-    """Load products 1..N and ``bundles`` bundles (numbered after them); returns how many."""
+def _load(store_id: str, numbers: range, bundle: bool) -> int:
+    """One worker's share, written by threads so that requests overlap."""
     table = ProductsTable()
-    step = -(-products // WRITERS)
+    step = -(-len(numbers) // THREADS) or 1
+    shares = [numbers[start : start + step] for start in range(0, len(numbers), step)]
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        list(pool.map(lambda share: table.load(store_id, _items(store_id, share, bundle)), shares))
+    return len(numbers)
+
+
+def seed(store_id: str, products: int, *, bundles: int = 0) -> int:
+    """Load products 1..N and ``bundles`` bundles (numbered after them); returns how many.
+
+    Building and encoding items is CPU work, so it is spread over processes (one per core); the
+    environment (table name, DynamoDB endpoint, credentials) is inherited by them.
+    """
+    processes = max(min(os.cpu_count() or 1, 4), 1)
+    step = -(-products // processes) or 1
     work = [(range(start, min(start + step, products + 1)), False) for start in range(1, products + 1, step)]
     work.append((range(products + 1, products + bundles + 1), True))
-    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-        list(pool.map(lambda job: table.load(store_id, _items(store_id, *job)), work))
-    return products + bundles
+    context = multiprocessing.get_context("spawn")  # never fork a process that runs threads
+    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+        written = pool.map(
+            _load, *zip(*[(store_id, numbers, bundle) for numbers, bundle in work], strict=True)
+        )
+        return sum(written)

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from local.seed import seed
 from local.server import LocalService, local_service
+from local.stores import create_store
 from tests.support import product
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,3 +144,25 @@ def _alive(pid: int) -> bool:
         return False
     status = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}/stat").exists() else "X"
     return status not in ("Z", "X")
+
+
+def test_seeded_catalogue_is_what_the_api_lists(service: LocalService) -> None:
+    store = create_store(service.stack, "seeded store")
+    assert seed(store.store_id, 40, bundles=2) == 42
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {store.admin_token}"
+    listed = http.get(f"{service.base_url}/pcm/products", params={"page[limit]": "100"}, timeout=30).json()
+    assert listed["meta"]["results"]["total"] == 42
+    kinds = [p["meta"]["product_types"] for p in listed["data"]]
+    assert kinds.count(["bundle"]) == 2
+    duplicate = http.post(
+        f"{service.base_url}/pcm/products",
+        json={
+            "data": {
+                "type": "product",
+                "attributes": {"name": "x", "commodity_type": "physical", "sku": "SKU-0000007"},
+            }
+        },
+        timeout=30,
+    )
+    assert duplicate.status_code == 409, "seeded products hold their uniqueness guards"
