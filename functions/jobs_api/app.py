@@ -15,6 +15,7 @@ from product_export.adapters.parts_bucket import PartsBucket
 from product_export.adapters.workflow import ExportWorkflow
 from product_export.api.documents import error_resource, job_resource
 from product_export.api.http import admin_of, bool_param, create_resolver, document, json_body, page_of
+from product_export.export.idempotency import HEADER, IdempotentExports
 from product_export.export.requests import ExportBody
 from product_export.export.service import ExportRequest, ExportService
 from product_export.jobs.models import Job
@@ -28,6 +29,7 @@ app = create_resolver()
 settings = get_settings()
 jobs_table, bucket, workflow = JobsTable(), PartsBucket(), ExportWorkflow()
 exports = ExportService(jobs=jobs_table, workflow=workflow)
+idempotent_exports = IdempotentExports(exports, settings.idempotency_table)
 jobs = JobsService(jobs_table, bucket, workflow)
 
 
@@ -45,7 +47,14 @@ def export_products() -> Response[str]:
         use_template_slugs=bool_param(app, "useTemplateSlugs"),
         include=body.include,
     )
-    job = exports.start(caller.store_id, request, x_request_id=app.current_event.request_context.request_id)
+    request_id = app.current_event.request_context.request_id
+    key = app.current_event.get_header_value(HEADER)
+    if key is None:
+        job = exports.start(caller.store_id, request, x_request_id=request_id)
+    else:
+        job = jobs.get(
+            caller.store_id, idempotent_exports.start(caller.store_id, key, request, x_request_id=request_id)
+        )
     logger.append_keys(job_id=job.id)
     logger.info("export started")
     metrics.add_metric(name="ExportsStarted", unit=MetricUnit.Count, value=1)
@@ -95,4 +104,5 @@ def cancel_job(job_id: str) -> Response[str]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    idempotent_exports.config.register_lambda_context(context)
     return app.resolve(event, context)

@@ -91,7 +91,7 @@ def test_real_template_lists_the_stack() -> None:
     functions = {f.logical_id for f in template.functions()}
     assert len(functions) == 7
     assert {"TokenFunction", "AuthorizerFunction", "PlanExportFunction", "WritePartFunction"} <= functions
-    assert len(template.tables()) == 3
+    assert len(template.tables()) == 4
     assert [b[0] for b in template.buckets()] == ["PartsBucket"]
     assert [s[0] for s in template.secrets()] == ["TokenSigningSecret"]
     machine = template.state_machine()

@@ -17,6 +17,7 @@ class Settings(BaseModel):
     parts_bucket: str = Field("", alias="PARTS_BUCKET")
     token_signing_secret_arn: str = Field("", alias="TOKEN_SIGNING_SECRET_ARN")
     export_state_machine_arn: str = Field("", alias="EXPORT_STATE_MACHINE_ARN")
+    idempotency_table: str = Field("", alias="IDEMPOTENCY_TABLE")
     part_size: int = Field(50_000, alias="PART_SIZE", ge=1)
     download_link_ttl: int = Field(3600, alias="DOWNLOAD_LINK_TTL", ge=1)
     # Endpoint override for the embedded local stack (None on AWS).
