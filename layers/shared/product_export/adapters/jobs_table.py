@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -10,8 +11,18 @@ from product_export.adapters.aws import client
 from product_export.adapters.batches import put_all
 from product_export.adapters.dynamo_json import decode_item, encode_item, encode_value
 from product_export.errors import NotFound
-from product_export.jobs.models import TRANSITIONS, Job, error_key, job_key
+from product_export.jobs.models import (
+    FINAL_STATUSES,
+    OPEN_ATTRIBUTE,
+    OPEN_MARK,
+    TRANSITIONS,
+    Job,
+    error_key,
+    job_key,
+)
 from product_export.settings import get_settings
+
+OPEN_JOBS_INDEX = "open-jobs"
 
 
 class TransitionRejected(Exception):
@@ -54,6 +65,10 @@ class JobsTable:
             names[f"#f{index}"] = field
             values[f":f{index}"] = encode_value(value)
             assignments.append(f"#f{index} = :f{index}")
+        removal = ""
+        if status in FINAL_STATUSES:  # a final job leaves the open-jobs index
+            names["#open"] = OPEN_ATTRIBUTE
+            removal = " REMOVE #open"
         allowed = [f":from{index}" for index in range(len(TRANSITIONS[status]))]
         values.update(
             {name: {"S": source} for name, source in zip(allowed, TRANSITIONS[status], strict=True)}
@@ -62,7 +77,7 @@ class JobsTable:
             response = self.dynamodb.update_item(
                 TableName=self.table,
                 Key=self._key(store_id, job_key(job_id)),
-                UpdateExpression="SET " + ", ".join(assignments),
+                UpdateExpression="SET " + ", ".join(assignments) + removal,
                 ConditionExpression=f"attribute_exists(pk) AND #status IN ({', '.join(allowed)})",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
@@ -82,6 +97,23 @@ class JobsTable:
         """Newest first: job ids are UUIDv7, so the sort key orders jobs by creation time."""
         items, total = self._page(store_id, "job#", offset=offset, limit=limit, newest_first=True)
         return [Job.from_item(item) for item in items], total
+
+    def open_jobs(self, *, created_before: str) -> Iterator[Job]:
+        """Jobs of every store still pending or started, created before the given time (oldest first)."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": OPEN_JOBS_INDEX,
+            "KeyConditionExpression": "#open = :open AND created_at < :before",
+            "ExpressionAttributeNames": {"#open": OPEN_ATTRIBUTE},
+            "ExpressionAttributeValues": {":open": {"S": OPEN_MARK}, ":before": {"S": created_before}},
+        }
+        while True:
+            page = self.dynamodb.query(**request)
+            for raw in page.get("Items", []):
+                yield self.get(raw["pk"]["S"], raw["sk"]["S"].removeprefix("job#"))
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def add_errors(self, store_id: str, job_id: str, messages: list[str], *, first_number: int = 1) -> None:
         put_all(

@@ -33,6 +33,17 @@ class ExportWorkflow:
     def execution_arn(self, job_id: str) -> str:
         return self.arn.replace(":stateMachine:", ":execution:") + ":" + job_id
 
+    def status(self, job_id: str) -> str | None:
+        """RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED; None when the job has no execution."""
+        try:
+            described = self.sfn.describe_execution(executionArn=self.execution_arn(job_id))
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ExecutionDoesNotExist":
+                return None
+            raise
+        status: str = described["status"]
+        return status
+
     def stop(self, job_id: str, *, cause: str) -> None:
         try:
             self.sfn.stop_execution(executionArn=self.execution_arn(job_id), cause=cause)

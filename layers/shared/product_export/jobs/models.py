@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Status = Literal["pending", "started", "success", "failed", "cancelled"]
 FINAL_STATUSES: frozenset[str] = frozenset({"success", "failed", "cancelled"})
+# Jobs not yet final carry this attribute: the sparse "open-jobs" index lists them for the sweeper.
+OPEN_ATTRIBUTE = "open"
+OPEN_MARK = "open"
 
 # status -> the statuses it may be entered from
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -47,13 +50,15 @@ class Job(BaseModel):
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Job:
-        fields = {key: value for key, value in item.items() if key not in ("pk", "sk")}
+        fields = {key: value for key, value in item.items() if key not in ("pk", "sk", OPEN_ATTRIBUTE)}
         return cls.model_validate(fields)
 
     def to_item(self) -> dict[str, Any]:
         item = self.model_dump(exclude_none=True)
         item["pk"] = self.store_id
         item["sk"] = job_key(self.id)
+        if self.status not in FINAL_STATUSES:
+            item[OPEN_ATTRIBUTE] = OPEN_MARK
         return item
 
 
