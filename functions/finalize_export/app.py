@@ -8,6 +8,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from product_export.adapters.aws import transient_errors
 from product_export.adapters.jobs_table import JobsTable
 from product_export.adapters.parts_bucket import PartsBucket
 from product_export.export.service import ExportService
@@ -24,7 +25,8 @@ exports = ExportService(jobs=JobsTable(), bucket=PartsBucket())
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     outcome = event["outcome"]
     payload = event["parts"] if outcome == "written" else event["failure"]
-    result = exports.finish(event["store_id"], event["job_id"], outcome, payload)
+    with transient_errors():
+        result = exports.finish(event["store_id"], event["job_id"], outcome, payload)
     logger.info("export finished", extra={"status": result["status"]})
     metrics.add_metric(name=f"Exports{result['status'].capitalize()}", unit=MetricUnit.Count, value=1)
     return result

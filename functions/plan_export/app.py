@@ -8,6 +8,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from product_export.adapters.aws import transient_errors
 from product_export.adapters.jobs_table import JobsTable
 from product_export.adapters.parts_bucket import PartsBucket
 from product_export.adapters.products_table import ProductsTable
@@ -26,7 +27,8 @@ exports = ExportService(
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    plan = exports.plan(event["store_id"], event["job_id"])
+    with transient_errors():
+        plan = exports.plan(event["store_id"], event["job_id"])
     logger.info("export planned", extra={"parts": len(plan["parts"]), "products": plan["products"]})
     metrics.add_metric(name="ProductsPlanned", unit=MetricUnit.Count, value=plan["products"])
     return plan

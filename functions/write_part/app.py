@@ -8,6 +8,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from product_export.adapters.aws import transient_errors
 from product_export.adapters.jobs_table import JobsTable
 from product_export.adapters.parts_bucket import PartsBucket
 from product_export.adapters.products_table import ProductsTable
@@ -23,7 +24,8 @@ exports = ExportService(jobs=JobsTable(), products=ProductsTable(), bucket=Parts
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    written = exports.write_part(event["store_id"], event["job_id"], event["part"])
+    with transient_errors():
+        written = exports.write_part(event["store_id"], event["job_id"], event["part"])
     logger.info(
         "part written", extra={"part": written["number"], "rows": written["rows"], "bytes": written["bytes"]}
     )

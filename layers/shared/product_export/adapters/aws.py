@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
+from product_export.errors import TransientError
 from product_export.settings import get_settings
 
 _CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8}, max_pool_connections=32)
@@ -55,3 +65,38 @@ def _set_items_aside(
     page = json.loads(body)
     customized_response_dict[RAW_ITEMS] = page.pop("Items", [])
     response_dict["body"] = json.dumps(page).encode()
+
+
+# Error codes AWS answers when the request may well succeed if repeated a little later.
+TRANSIENT_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "InternalServerError",
+        "InternalError",
+        "ServiceUnavailable",
+        "SlowDown",
+        "RequestTimeout",
+        "TransactionInProgressException",
+    }
+)
+
+
+@contextmanager
+def transient_errors() -> Iterator[None]:
+    """Re-raise throttling, service and connection errors as TransientError.
+
+    botocore already retries them with backoff inside one call; one that still fails leaves the
+    step, and the state machine retries exactly this error name (with backoff, then gives up).
+    """
+    try:
+        yield
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in TRANSIENT_CODES:
+            raise TransientError(f"AWS was busy: {error}") from error
+        raise
+    except (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError, ConnectTimeoutError) as error:
+        raise TransientError(f"AWS could not be reached: {error}") from error

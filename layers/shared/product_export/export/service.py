@@ -163,6 +163,8 @@ class ExportService:
             ({"number": p["number"], "key": p["key"], "rows": p["rows"], "bytes": p["bytes"]} for p in parts),
             key=lambda f: int(f["number"]),
         )
+        # The plan goes first: once the job reads "success" its folder holds exactly its parts.
+        self.bucket.delete_prefix(plan_key(job))
         now = now_timestamp()
         try:
             done = self.jobs.transition(
@@ -178,7 +180,6 @@ class ExportService:
             # Cancelled meanwhile: its parts must not outlive it.
             self.bucket.delete_prefix(job_prefix(job))
             return {"status": rejected.job.status}
-        self.bucket.delete_prefix(plan_key(job))
         return {"status": done.status}
 
     def _record_failure(self, job: Job, messages: list[str]) -> Job:

@@ -1,0 +1,107 @@
+"""Faults injected below the real handlers, run through the template's state machine."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from local.stack import EmbeddedStack
+from local.stores import DemoStore as Store
+from product_export.adapters.parts_bucket import MultipartUpload
+from product_export.adapters.products_table import ProductsTable
+from tests.support import ApiClient, parse_csv, product
+
+pytestmark = pytest.mark.workflow
+
+
+def _client_error(code: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": f"injected {code}"}}, "Query")
+
+
+def _fail_first_query_of_writer(monkeypatch: pytest.MonkeyPatch, code: str, times: int) -> list[int]:
+    """The part writer's first ``times`` queries (projection-less: planner queries project) raise ``code``."""
+    real = ProductsTable.query
+    raised: list[int] = []
+    lock = threading.Lock()
+
+    def flaky(self: ProductsTable, *args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        if kwargs.get("attributes") is None:
+            with lock:
+                if len(raised) < times:
+                    raised.append(1)
+                    raise _client_error(code)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ProductsTable, "query", flaky)
+    return raised
+
+
+def _bucket_state(stack: EmbeddedStack, store: Store, job_id: str) -> tuple[list[str], list[str]]:
+    s3, bucket = stack.client("s3"), stack.environment()["PARTS_BUCKET"]
+    prefix = f"{store.store_id}/{job_id}/"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+    uploads = [u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix).get("Uploads", [])]
+    return keys, uploads
+
+
+@pytest.mark.stack_parameters(PartSize=3)
+def test_throttling_is_retried_and_every_row_lands_once(
+    stack: EmbeddedStack, store: Store, admin: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = {admin.create_product(product(n))["id"] for n in range(1, 8)}
+    raised = _fail_first_query_of_writer(monkeypatch, "ProvisionedThroughputExceededException", times=2)
+    job = admin.wait_for_job(admin.export()["id"])
+    assert raised == [1, 1]
+    assert job["attributes"]["status"] == "success"
+    rows = [row["id"] for url in job["meta"]["file_locations"] for row in parse_csv(_get(stack, url))[1]]
+    assert sorted(rows) == sorted(ids), "each product exactly once"
+    keys, uploads = _bucket_state(stack, store, job["id"])
+    assert len(keys) == 3 and uploads == [], (
+        keys,
+        uploads,
+        "retried parts leave no duplicate file and no open upload",
+    )
+    assert admin.get(f"/pcm/jobs/{job['id']}/errors").json()["meta"]["results"]["total"] == 0
+
+
+def test_a_permanent_error_fails_the_job_without_retrying(
+    stack: EmbeddedStack, store: Store, admin: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin.create_product(product(1))
+    raised = _fail_first_query_of_writer(monkeypatch, "ValidationException", times=5)
+    job = admin.wait_for_job(admin.export()["id"])
+    assert job["attributes"]["status"] == "failed"
+    assert raised == [1], "not retried"
+    message = admin.get(f"/pcm/jobs/{job['id']}/errors").json()["data"][0]["attributes"]["message"]
+    assert message.startswith("Part 1 failed: ClientError:") and "ValidationException" in message
+
+
+@pytest.mark.stack_parameters(PartSize=2)
+def test_an_upload_failing_midway_leaves_nothing_behind(
+    stack: EmbeddedStack, store: Store, admin: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(1, 6):
+        admin.create_product(product(n))
+    real_flush = MultipartUpload._flush
+
+    def broken_flush(self: MultipartUpload) -> None:
+        if self.key.endswith("_part_2.csv"):
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "injected"}}, "UploadPart")
+        real_flush(self)
+
+    monkeypatch.setattr(MultipartUpload, "_flush", broken_flush)
+    job = admin.wait_for_job(admin.export()["id"])
+    assert job["attributes"]["status"] == "failed"
+    assert job["meta"]["file_locations"] is None
+    keys, uploads = _bucket_state(stack, store, job["id"])
+    assert keys == [] and uploads == [], "a failed job keeps no part, complete or partial"
+
+
+def _get(stack: EmbeddedStack, url: str) -> bytes:
+    import requests  # noqa: PLC0415
+
+    return requests.get(url, timeout=30).content
