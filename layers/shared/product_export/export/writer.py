@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from product_export.export.columns import Column, render_row
+from product_export.export.columns import Column, row_renderer
 
 # RFC 4180 line ends. Rows are encoded and handed on every FLUSH_CHARS characters.
 LINE_TERMINATOR = "\r\n"
@@ -23,9 +23,10 @@ def write_csv(columns: list[Column], items: Iterable[dict[str, Any]], sink: Byte
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator=LINE_TERMINATOR)
     writer.writerow([column.header for column in columns])
+    render = row_renderer(columns)
     rows = 0
     for item in items:
-        writer.writerow(render_row(columns, item))
+        writer.writerow(render(item))
         rows += 1
         if buffer.tell() >= FLUSH_CHARS:
             sink.write(buffer.getvalue().encode())
