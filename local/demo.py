@@ -53,11 +53,6 @@ class Client:
         return response.json()
 
 
-def _bar(fraction: float, width: int = 30) -> str:
-    filled = int(width * min(max(fraction, 0.0), 1.0))
-    return "[" + "#" * filled + "." * (width - filled) + "]"
-
-
 def _export(client: Client, filter_text: str | None) -> dict[str, Any]:
     params = {"filter": filter_text} if filter_text else {}
     job: dict[str, Any] = client.call("POST", "/pcm/products/export", **params)["data"]
@@ -66,14 +61,8 @@ def _export(client: Client, filter_text: str | None) -> dict[str, Any]:
     while job["attributes"]["status"] not in ("success", "failed", "cancelled"):
         time.sleep(POLL_SECONDS)
         job = client.call("GET", f"/pcm/jobs/{job['id']}")["data"]
-        progress = (job.get("meta") or {}).get("progress") or {}
-        done, planned = progress.get("parts_done"), progress.get("parts_planned")
-        bar = f" {_bar(done / planned)} {done}/{planned} parts" if done is not None and planned else ""
-        print(
-            f"\r  {job['attributes']['status']:<8} {time.perf_counter() - started:6.1f} s{bar}",
-            end="",
-            flush=True,
-        )
+        status = job["attributes"]["status"]
+        print(f"\r  {status:<8} {time.perf_counter() - started:6.1f} s", end="", flush=True)
     print()
     return job
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 from botocore.exceptions import ClientError
 
 from local.stack import EmbeddedStack
@@ -57,7 +58,11 @@ def test_throttling_is_retried_and_every_row_lands_once(
     job = admin.wait_for_job(admin.export()["id"])
     assert raised == [1, 1]
     assert job["attributes"]["status"] == "success"
-    rows = [row["id"] for url in job["meta"]["file_locations"] for row in parse_csv(_get(stack, url))[1]]
+    rows = [
+        row["id"]
+        for url in job["meta"]["file_locations"]
+        for row in parse_csv(requests.get(url, timeout=30).content)[1]
+    ]
     assert sorted(rows) == sorted(ids), "each product exactly once"
     keys, uploads = _bucket_state(stack, store, job["id"])
     assert len(keys) == 3 and uploads == [], (
@@ -99,9 +104,3 @@ def test_an_upload_failing_midway_leaves_nothing_behind(
     assert job["meta"]["file_locations"] is None
     keys, uploads = _bucket_state(stack, store, job["id"])
     assert keys == [] and uploads == [], "a failed job keeps no part, complete or partial"
-
-
-def _get(stack: EmbeddedStack, url: str) -> bytes:
-    import requests  # noqa: PLC0415
-
-    return requests.get(url, timeout=30).content

@@ -12,12 +12,10 @@ from botocore.exceptions import ClientError
 from product_export.adapters.aws import RAW_ITEMS, client, raw_items_dynamodb
 from product_export.adapters.batches import put_all
 from product_export.adapters.dynamo_json import decode_item, encode_item, encode_value
-from product_export.catalogue.models import shard_key, shard_of
+from product_export.catalogue.models import UNIQUE_FIELDS, shard_key, shard_of
 from product_export.errors import Conflict, NotFound
 from product_export.filters import Condition
 from product_export.settings import get_settings
-
-UNIQUE_FIELDS = ("sku", "external_ref")
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ from pydantic import (
 )
 
 SHARD_COUNT = 16
+# Unique per store; enforced by guard items written in the same transaction as the product.
+UNIQUE_FIELDS = ("sku", "external_ref")
 EXTENSION_KEY = re.compile(r"^products\(([A-Za-z0-9_-]{1,128})\)$")
 NAME_PART = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 TEMPLATE_NAMESPACE = uuid.UUID("5b0f1a7e-6d2c-4f0e-9a51-2f1c8d7b9e00")

@@ -30,7 +30,6 @@ SCALAR_FIELDS = (
     "mpn",
     "external_ref",
 )
-UNIQUE_FIELDS = ("sku", "external_ref")
 
 
 def new_item(store_id: str, data: ProductData) -> dict[str, Any]:
