@@ -28,7 +28,10 @@ import boto3
 from botocore.config import Config
 
 LOCAL_DIR = Path(__file__).resolve().parent
-DYNALITE_CLI = LOCAL_DIR / "node_modules" / "dynalite" / "cli.js"
+DYNALITE_PACKAGE = LOCAL_DIR / "node_modules" / "dynalite" / "package.json"
+# dynalite's own CLI plus a bulk-load route for seeding (see the script's header).
+LAUNCHER = LOCAL_DIR / "dynalite.js"
+BULK_PUT_PATH = "/_local/put-items"
 INSTALL_COMMAND = "make setup  (which runs: npm ci --prefix local --no-audit --no-fund)"
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
@@ -85,9 +88,9 @@ class DynamoDBServer:
                 "Node.js (>= 20) is not on PATH; the local DynamoDB server (dynalite) needs it. "
                 f"Install Node.js, then run: {INSTALL_COMMAND}"
             )
-        if not DYNALITE_CLI.is_file():
+        if not DYNALITE_PACKAGE.is_file():
             raise DependencyMissing(
-                f"dynalite is not installed ({DYNALITE_CLI} is missing); run: {INSTALL_COMMAND}"
+                f"dynalite is not installed ({DYNALITE_PACKAGE.parent} is missing); run: {INSTALL_COMMAND}"
             )
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -111,7 +114,7 @@ class DynamoDBServer:
         raise AssertionError("unreachable")
 
     def _spawn(self, node: str) -> None:
-        command = [node, str(DYNALITE_CLI), "--host", self.host, "--port", str(self.port), *FAST_OPTIONS]
+        command = [node, str(LAUNCHER), "--host", self.host, "--port", str(self.port), *FAST_OPTIONS]
         if self.data_dir is not None:
             command += ["--path", str(self.data_dir)]
         # A file, not a pipe: nothing can block on a full pipe. Closed by stop().

@@ -54,8 +54,18 @@ class DeployedFunction:
     arn: str
 
 
+class FunctionTimedOut(Exception):
+    """Raised (by a fault-injecting intercept) for a function that ran out of time: Lambda answers
+    with its timeout error, which Step Functions reports as ``Sandbox.Timedout``."""
+
+    def __init__(self, timeout_seconds: float = 900) -> None:
+        super().__init__(f"Task timed out after {timeout_seconds:.2f} seconds")
+
+
 def error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:
-    """The body the Python runtime returns for an unhandled exception."""
+    """The body the Python runtime returns for an unhandled exception (Lambda's own for a timeout)."""
+    if isinstance(exc, FunctionTimedOut):
+        return {"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {request_id} Error: {exc}"}
     return {
         "errorMessage": str(exc),
         "errorType": type(exc).__name__,

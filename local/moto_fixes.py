@@ -7,10 +7,16 @@ import time
 import uuid
 from typing import Any
 
+from moto.dynamodb.responses import DynamoHandler
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
 _ORIGINAL_START = StepFunctionsParserBackend.start_execution
+_ORIGINAL_DYNAMODB_CALL = DynamoHandler.call_action
+# moto's DynamoDB keeps items as live dicts: a GetItem serialising an item while another thread's
+# UpdateItem adds an attribute to it fails ("dictionary changed size during iteration"). DynamoDB
+# makes each item read and write atomic; one request at a time does here too.
+_DYNAMODB_REQUEST = threading.RLock()
 _LOCK = threading.Lock()
 _USERS = 0
 
@@ -25,6 +31,11 @@ def _start_execution(
     # moto 5.2's ASL backend names an unnamed execution "None", so a second one is ExecutionAlreadyExists.
     # StartExecution without a name gets a UUID on AWS.
     return _ORIGINAL_START(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
+
+
+def _dynamodb_call_action(self: DynamoHandler) -> Any:
+    with _DYNAMODB_REQUEST:
+        return _ORIGINAL_DYNAMODB_CALL(self)
 
 
 def join_workflow_threads(timeout: float) -> bool:
@@ -43,6 +54,7 @@ def install() -> None:
     with _LOCK:
         _USERS += 1
         StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign]
+        DynamoHandler.call_action = _dynamodb_call_action  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
@@ -51,3 +63,4 @@ def uninstall() -> None:
         _USERS = max(0, _USERS - 1)
         if _USERS == 0:
             StepFunctionsParserBackend.start_execution = _ORIGINAL_START  # type: ignore[method-assign]
+            DynamoHandler.call_action = _ORIGINAL_DYNAMODB_CALL  # type: ignore[method-assign]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import json
 import logging
 import os
 import signal
@@ -26,6 +27,7 @@ import sys
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -86,6 +88,20 @@ def _handler_for(stack: EmbeddedStack) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(content)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _serve
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            # What http.server refuses itself (a request line or header over 64 KB, a malformed
+            # request, an unknown method) answers, like the gateway's own errors, as JSON:API.
+            phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
+            content = json.dumps({"errors": [{"status": str(code), "title": phrase}]}).encode()
+            self.close_connection = True
+            self.send_response(code, message)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Connection", "close")
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                self.wfile.write(content)
 
         def log_message(self, format: str, *args: Any) -> None:
             if os.environ.get("LOCAL_SERVER_ACCESS_LOG"):

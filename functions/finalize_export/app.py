@@ -9,6 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from product_export.adapters.aws import transient_errors
+from product_export.adapters.events import CompletionEvents
 from product_export.adapters.jobs_table import JobsTable
 from product_export.adapters.parts_bucket import PartsBucket
 from product_export.export.service import ExportService
@@ -16,7 +17,7 @@ from product_export.export.service import ExportService
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-exports = ExportService(jobs=JobsTable(), bucket=PartsBucket())
+exports = ExportService(jobs=JobsTable(on_final=CompletionEvents().publish), bucket=PartsBucket())
 
 
 @logger.inject_lambda_context(correlation_id_path="job_id")

@@ -10,12 +10,24 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from product_export.adapters.events import CompletionEvents
 from product_export.adapters.jobs_table import JobsTable
+from product_export.adapters.links import PartLinks, link_signer
 from product_export.adapters.parts_bucket import PartsBucket
 from product_export.adapters.workflow import ExportWorkflow
 from product_export.api.documents import error_resource, job_resource
-from product_export.api.http import admin_of, bool_param, create_resolver, document, json_body, page_of
+from product_export.api.http import (
+    admin_of,
+    bool_param,
+    create_resolver,
+    document,
+    json_body,
+    page_of,
+    path_id,
+)
+from product_export.export import compression, spreadsheet
 from product_export.export.idempotency import HEADER, IdempotentExports
+from product_export.export.quota import ExportQuota
 from product_export.export.requests import ExportBody
 from product_export.export.service import ExportRequest, ExportService
 from product_export.jobs.models import Job
@@ -27,14 +39,23 @@ tracer = Tracer()
 metrics = Metrics()
 app = create_resolver()
 settings = get_settings()
-jobs_table, bucket, workflow = JobsTable(), PartsBucket(), ExportWorkflow()
-exports = ExportService(jobs=jobs_table, workflow=workflow)
+jobs_table = JobsTable(on_final=CompletionEvents().publish)  # cancelled or failed: an event
+bucket, workflow = PartsBucket(), ExportWorkflow()
+exports = ExportService(
+    jobs=jobs_table, workflow=workflow, quota=ExportQuota(jobs_table, settings.exports_per_store_per_hour)
+)
 idempotent_exports = IdempotentExports(exports, settings.idempotency_table)
 jobs = JobsService(jobs_table, bucket, workflow)
 
 
+part_links = PartLinks(
+    link_signer(settings), ttl_seconds=settings.download_link_ttl, retention_days=settings.part_retention_days
+)
+
+
 def _job(job: Job) -> dict[str, Any]:
-    return job_resource(job, lambda key: bucket.signed_link(key, settings.download_link_ttl))
+    files = part_links.of(job)
+    return job_resource(job, files.sign, files_expire_at=files.expires_at, expired=files.expired)
 
 
 @app.post("/pcm/products/export")
@@ -46,6 +67,9 @@ def export_products() -> Response[str]:
         filter=app.current_event.get_query_string_value("filter"),
         use_template_slugs=bool_param(app, "useTemplateSlugs"),
         include=body.include,
+        since=app.current_event.get_query_string_value("since"),
+        spreadsheet_safe=bool_param(app, spreadsheet.PARAMETER),
+        compression=app.current_event.get_query_string_value(compression.PARAMETER),
     )
     request_id = app.current_event.request_context.request_id
     key = app.current_event.get_header_value(HEADER)
@@ -74,6 +98,7 @@ def list_jobs() -> Response[str]:
 @tracer.capture_method
 def get_job(job_id: str) -> Response[str]:
     caller = admin_of(app)
+    job_id = path_id(job_id, "Job")
     return document({"data": _job(jobs.get(caller.store_id, job_id))})
 
 
@@ -81,6 +106,7 @@ def get_job(job_id: str) -> Response[str]:
 @tracer.capture_method
 def get_job_errors(job_id: str) -> Response[str]:
     caller = admin_of(app)
+    job_id = path_id(job_id, "Job")
     offset, limit = page_of(app)
     found, total = jobs.errors(caller.store_id, job_id, offset=offset, limit=limit)
     return document(
@@ -95,6 +121,7 @@ def get_job_errors(job_id: str) -> Response[str]:
 @tracer.capture_method
 def cancel_job(job_id: str) -> Response[str]:
     caller = admin_of(app)
+    job_id = path_id(job_id, "Job")
     job = jobs.cancel(caller.store_id, job_id)
     logger.info("job cancelled", extra={"job_id": job_id})
     return document({"data": _job(job)})

@@ -18,8 +18,13 @@ from product_export.settings import get_settings
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+settings = get_settings()
 exports = ExportService(
-    jobs=JobsTable(), products=ProductsTable(), bucket=PartsBucket(), part_size=get_settings().part_size
+    jobs=JobsTable(),
+    products=ProductsTable(),
+    bucket=PartsBucket(),
+    part_size=settings.part_size,
+    settle_seconds=settings.delta_settle_seconds,
 )
 
 

@@ -10,7 +10,15 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from product_export.adapters.products_table import ProductsTable
-from product_export.api.http import admin_of, caller_of, create_resolver, document, json_body, page_of
+from product_export.api.http import (
+    admin_of,
+    caller_of,
+    create_resolver,
+    document,
+    json_body,
+    page_of,
+    path_id,
+)
 from product_export.catalogue.models import ProductDocument
 from product_export.catalogue.products import to_resource
 from product_export.catalogue.service import Catalogue
@@ -76,6 +84,7 @@ def list_products() -> Response[str]:
 @tracer.capture_method
 def get_product(product_id: str) -> Response[str]:
     caller = caller_of(app)
+    product_id = path_id(product_id, "Product")
     item = catalogue.get(caller.store_id, product_id)
     if not caller.is_admin and item.get("status") != "live":
         raise NotFound(f"Product {product_id} not found")
@@ -86,6 +95,7 @@ def get_product(product_id: str) -> Response[str]:
 @tracer.capture_method
 def update_product(product_id: str) -> Response[str]:
     caller = admin_of(app)
+    product_id = path_id(product_id, "Product")
     item = catalogue.update(caller.store_id, product_id, ProductDocument.model_validate(json_body(app)))
     logger.info("product updated", extra={"product_id": product_id})
     return document({"data": to_resource(item)})
@@ -95,6 +105,7 @@ def update_product(product_id: str) -> Response[str]:
 @tracer.capture_method
 def delete_product(product_id: str) -> Response[str]:
     caller = admin_of(app)
+    product_id = path_id(product_id, "Product")
     catalogue.delete(caller.store_id, product_id)
     logger.info("product deleted", extra={"product_id": product_id})
     return Response(status_code=204, body="")

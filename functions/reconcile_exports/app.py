@@ -9,6 +9,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from product_export.adapters.events import CompletionEvents
 from product_export.adapters.jobs_table import JobsTable
 from product_export.adapters.parts_bucket import PartsBucket
 from product_export.adapters.workflow import ExportWorkflow
@@ -17,7 +18,7 @@ from product_export.jobs.reconcile import Reconciler
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-reconciler = Reconciler(JobsTable(), ExportWorkflow(), PartsBucket())
+reconciler = Reconciler(JobsTable(on_final=CompletionEvents().publish), ExportWorkflow(), PartsBucket())
 
 
 @logger.inject_lambda_context

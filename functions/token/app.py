@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from product_export.adapters.keys_table import KeysTable
 from product_export.adapters.signing_key import signing_key
-from product_export.api.http import JSON, create_resolver
+from product_export.api.http import JSON, body_text, create_resolver
 from product_export.auth.service import AuthService
 from product_export.errors import BadRequest
 
@@ -24,17 +24,19 @@ auth = AuthService(KeysTable(), signing_key)
 
 
 @app.post("/oauth/access_token")
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)  # the response is the access token
 def access_token() -> Response[str]:
     event = app.current_event
-    body = event.decoded_body or ""
+    body = body_text(app) or ""
     content_type = (event.headers.get("Content-Type") or event.headers.get("content-type") or "").lower()
     if content_type.startswith("application/json"):
         try:
             parsed = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting is a RecursionError, not a ValueError
             raise BadRequest("The request body is not valid JSON") from None
-        form = {k: str(v) for k, v in parsed.items()} if isinstance(parsed, dict) else {}
+        if not isinstance(parsed, dict) or not all(isinstance(v, str | int | float) for v in parsed.values()):
+            raise BadRequest("The request body must be a JSON object of strings")
+        form = {k: str(v) for k, v in parsed.items()}
     else:
         form = dict(parse_qsl(body, keep_blank_values=True))
     answer = auth.grant(form)
@@ -43,6 +45,6 @@ def access_token() -> Response[str]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

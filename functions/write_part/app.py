@@ -9,15 +9,25 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from product_export.adapters.aws import transient_errors
+from product_export.adapters.job_progress import JobProgressTable
 from product_export.adapters.jobs_table import JobsTable
 from product_export.adapters.parts_bucket import PartsBucket
 from product_export.adapters.products_table import ProductsTable
 from product_export.export.service import ExportService
+from product_export.settings import get_settings
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-exports = ExportService(jobs=JobsTable(), products=ProductsTable(), bucket=PartsBucket())
+settings = get_settings()
+exports = ExportService(
+    jobs=JobsTable(),
+    products=ProductsTable(),
+    bucket=PartsBucket(),
+    part_size=settings.part_size,  # the most rows one file may hold (export/overflow.py)
+    progress=JobProgressTable(),
+    progress_seconds=settings.progress_interval_seconds,
+)
 
 
 @logger.inject_lambda_context(correlation_id_path="job_id")

@@ -6,9 +6,11 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from local.stack import EmbeddedStack
 from local.stores import DemoStore as Store
-from product_export.adapters.jobs_table import JobsTable
+from product_export.adapters.jobs_table import JobClosed, JobsTable
 from product_export.adapters.parts_bucket import PartsBucket
 from product_export.adapters.workflow import ExportWorkflow
 from product_export.ids import uuid7
@@ -104,3 +106,44 @@ def test_the_workflow_has_a_time_limit_from_the_template(stack: EmbeddedStack) -
     described = stack.client("stepfunctions").describe_state_machine(stateMachineArn=stack.state_machine_arn)
     definition = json.loads(described["definition"])
     assert definition["TimeoutSeconds"] == int(stack.parameters["ExportTimeoutSeconds"]) == 7200
+
+
+def test_sweep_gives_back_the_slots_of_jobs_that_are_over(
+    stack: EmbeddedStack, store: Store, admin: ApiClient
+) -> None:
+    jobs = JobsTable()
+    admin.create_product(product(1))
+    running_gate = Gate(stack, "WritePartFunction")
+    running = admin.export()
+    assert running_gate.entered.wait(30)
+
+    # A job whose last step recorded its outcome but stopped before giving the slot back.
+    now = format_timestamp(datetime.now(UTC))
+    finished = Job(id=uuid7(), store_id=store.store_id, created_at=now, updated_at=now)
+    jobs.create(finished)
+    assert jobs.take_slot(store.store_id, finished.id, limit=2, now=now)
+    jobs.transition(store.store_id, finished.id, "failed", completed_at=now, updated_at=now)
+    assert sorted(jobs.slot_holders(store.store_id)) == sorted([running["id"], finished.id])
+
+    assert Reconciler(jobs, ExportWorkflow(), PartsBucket()).sweep() == [], "no open job to fail"
+    assert list(jobs.slot_holders(store.store_id)) == [running["id"]], "a running export keeps its slot"
+    assert list(jobs.stores_with_slot_holders()) == [store.store_id]
+
+    running_gate.release.set()
+    assert admin.wait_for_job(running["id"])["attributes"]["status"] == "success"
+    deadline = time.monotonic() + 10  # the last step gives the slot back just after recording success
+    while jobs.slot_holders(store.store_id):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert list(jobs.stores_with_slot_holders()) == [], "a store without holders leaves the index"
+
+
+def test_a_closed_job_cannot_take_a_slot(stack: EmbeddedStack, store: Store) -> None:
+    jobs = JobsTable()
+    now = format_timestamp(datetime.now(UTC))
+    job = Job(id=uuid7(), store_id=store.store_id, created_at=now, updated_at=now)
+    jobs.create(job)
+    jobs.transition(store.store_id, job.id, "cancelled", completed_at=now, updated_at=now)
+    with pytest.raises(JobClosed):
+        jobs.take_slot(store.store_id, job.id, limit=1, now=now)
+    assert jobs.slot_holders(store.store_id) == {}

@@ -436,6 +436,90 @@ def test_concurrent_creates_of_one_sku_have_one_winner(admin: ApiClient) -> None
 # --- the server process ---------------------------------------------------------------------------
 
 
+# --- the bulk-load route the demo's seeding uses ------------------------------------------------------
+
+
+def bulk_put(server: DynamoDBServer, body: Any) -> requests.Response:
+    return requests.post(f"{server.endpoint}{dynamodb_server.BULK_PUT_PATH}", json=body, timeout=10)
+
+
+def test_bulk_put_stores_items_as_put_item_would_with_their_index_entries(
+    server: DynamoDBServer, db: Any
+) -> None:
+    name = f"t-{uuid.uuid4().hex}"
+    db.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "at", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-at",
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    items = [
+        {
+            "pk": {"S": "p"},
+            "sk": {"S": f"{n:03d}"},
+            "at": {"S": f"t{999 - n:03d}"},
+            "m": {"M": {"l": {"L": [{"N": "1.5"}, {"BOOL": True}]}}},
+        }
+        for n in range(120)
+    ] + [{"pk": {"S": "p"}, "sk": {"S": "no-index"}, "s": {"SS": ["a", "é"]}}]
+    answer = bulk_put(server, {"TableName": name, "Items": items})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"Written": 121}
+
+    stored = db.query(
+        TableName=name, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}}
+    )
+    assert stored["Items"] == sorted(items, key=lambda i: i["sk"]["S"])
+    indexed = db.query(
+        TableName=name,
+        IndexName="by-at",
+        KeyConditionExpression="pk = :p AND #at > :t",
+        ExpressionAttributeNames={"#at": "at"},
+        ExpressionAttributeValues={":p": {"S": "p"}, ":t": {"S": "t979"}},
+    )
+    assert [i["sk"]["S"] for i in indexed["Items"]] == [f"{n:03d}" for n in range(19, -1, -1)]
+    db.delete_table(TableName=name)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("not json", "not JSON"),
+        ({"Items": []}, "TableName"),
+        ({"TableName": "t-missing-table", "Items": [{"pk": {"S": "a"}, "sk": {"S": "b"}}]}, "not found"),
+    ],
+)
+def test_bulk_put_refuses_bad_requests(server: DynamoDBServer, body: Any, message: str) -> None:
+    answer = (
+        requests.post(f"{server.endpoint}{dynamodb_server.BULK_PUT_PATH}", data=body, timeout=10)
+        if isinstance(body, str)
+        else bulk_put(server, body)
+    )
+    assert answer.status_code == 400
+    assert message in answer.json()["message"]
+
+
+def test_bulk_put_refuses_an_item_without_its_key(server: DynamoDBServer, table: str, db: Any) -> None:
+    answer = bulk_put(server, {"TableName": table, "Items": [item("a"), {"pk": {"S": "b"}}]})
+    assert answer.status_code == 400
+    assert "key" in answer.json()["message"]
+    assert answer.json()["Failed"] == 1
+
+
 def test_stop_leaves_no_process(tmp_path: Path) -> None:
     running = DynamoDBServer(data_dir=tmp_path / "db").start()
     pid = running.pid
@@ -468,7 +552,10 @@ def test_a_server_that_dies_reports_its_stderr(server: DynamoDBServer) -> None:
     ("patch", "message"),
     [
         (lambda mp: mp.setenv("PATH", "/nonexistent"), "Node.js"),
-        (lambda mp: mp.setattr(dynamodb_server, "DYNALITE_CLI", Path("/nonexistent/cli.js")), "dynalite"),
+        (
+            lambda mp: mp.setattr(dynamodb_server, "DYNALITE_PACKAGE", Path("/nonexistent/package.json")),
+            "dynalite",
+        ),
     ],
 )
 def test_missing_dependencies_say_how_to_install_them(

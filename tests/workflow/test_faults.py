@@ -65,10 +65,14 @@ def test_throttling_is_retried_and_every_row_lands_once(
     ]
     assert sorted(rows) == sorted(ids), "each product exactly once"
     keys, uploads = _bucket_state(stack, store, job["id"])
-    assert len(keys) == 3 and uploads == [], (
+    parts = [key for key in keys if key.endswith(".csv")]
+    assert len(parts) == 3 and uploads == [], (
         keys,
         uploads,
         "retried parts leave no duplicate file and no open upload",
+    )
+    assert sorted(keys) == sorted([*parts, f"{store.store_id}/{job['id']}/manifest.json"]), (
+        "the parts and the manifest, nothing else"
     )
     assert admin.get(f"/pcm/jobs/{job['id']}/errors").json()["meta"]["results"]["total"] == 0
 

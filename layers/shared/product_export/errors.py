@@ -38,5 +38,19 @@ class Unauthorized(DomainError):
     title = "Unable to validate access token"
 
 
+class PayloadTooLarge(DomainError):
+    title = "Payload Too Large"
+
+
+class TooManyRequests(DomainError):
+    """A limit was reached; ``retry_after`` is how many seconds until the request may succeed."""
+
+    title = "Too Many Requests"
+
+    def __init__(self, detail: str, *, retry_after: int, source: str | None = None) -> None:
+        super().__init__(detail, source=source)
+        self.retry_after = max(1, retry_after)
+
+
 class TransientError(Exception):
     """A retryable infrastructure failure; the state machine retries this error name with backoff."""

@@ -21,3 +21,14 @@ def uuid7() -> str:
 
 def uuid4() -> str:
     return str(uuid.uuid4())
+
+
+def uuid7_millis(value: str) -> int:
+    """The creation time (Unix milliseconds) a UUIDv7 carries in its first 48 bits."""
+    return int(value.replace("-", "")[:12], 16)
+
+
+def uuid7_floor(millis: int) -> str:
+    """The smallest UUIDv7 text created at ``millis``: ids of that time or later sort at or after it."""
+    stamp = f"{millis & ((1 << 48) - 1):012x}"
+    return f"{stamp[:8]}-{stamp[8:]}-7000-8000-000000000000"

@@ -20,6 +20,18 @@ class Settings(BaseModel):
     idempotency_table: str = Field("", alias="IDEMPOTENCY_TABLE")
     part_size: int = Field(50_000, alias="PART_SIZE", ge=1)
     download_link_ttl: int = Field(3600, alias="DOWNLOAD_LINK_TTL", ge=1)
+    # Security (docs/security.md): part lifetime, the export cap, CloudFront signed links.
+    part_retention_days: int = Field(7, alias="PART_RETENTION_DAYS", ge=1)
+    exports_per_store_per_hour: int = Field(100, alias="EXPORTS_PER_STORE_PER_HOUR", ge=0)  # 0 = no cap
+    cloudfront_domain: str = Field("", alias="CLOUDFRONT_DOMAIN")
+    cloudfront_key_pair_id: str = Field("", alias="CLOUDFRONT_KEY_PAIR_ID")
+    cloudfront_private_key_secret_arn: str = Field("", alias="CLOUDFRONT_PRIVATE_KEY_SECRET_ARN")
+    delta_settle_seconds: int = Field(30, alias="DELTA_SETTLE_SECONDS", ge=0)
+    # A part writer records its running row count on the job at most this often (export/progress.py).
+    progress_interval_seconds: float = Field(5, alias="PROGRESS_INTERVAL_SECONDS", ge=0)
+    # Completion events: the EventBridge bus, and whether webhook URLs may be plain http (local only).
+    event_bus_name: str = Field("default", alias="EVENT_BUS_NAME")
+    allow_http_webhooks: bool = Field(False, alias="ALLOW_HTTP_WEBHOOKS")
     # Endpoint override for the embedded local stack (None on AWS).
     aws_endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")
 

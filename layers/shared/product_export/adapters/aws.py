@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
 import boto3
+import msgspec
 from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
@@ -29,7 +29,7 @@ _SERVICE_CONFIG = {
     # each item costs more than the request (a third of a bulk load's time).
     "dynamodb": _CONFIG.merge(Config(parameter_validation=False)),
 }
-RAW_ITEMS = "RawItems"
+RAW_BODY = "RawBody"
 
 
 @cache
@@ -42,29 +42,41 @@ def client(service: str) -> Any:
 
 @cache
 def raw_items_dynamodb() -> Any:
-    """A DynamoDB client whose Query answers carry the page's items as raw DynamoDB JSON.
+    """A DynamoDB client whose Query answers carry the page's raw body, items unparsed.
 
     botocore walks its service model for every attribute of every item it parses, which caps a
-    reader at a few thousand items a second. This client keeps signing, retries and errors as they
-    are, but takes ``Items`` out of a successful Query body before botocore parses it and hands them
-    on under ``RawItems``, for ``dynamo_json.decode_item`` (a plain recursive decoder).
+    reader at a few thousand items a second. This client keeps signing, retries, CRC32 checks and
+    errors as they are, but hands a successful Query body on untouched under ``RawBody`` (for
+    ``dynamo_json.decode_page`` or the part writer's own page reader) and lets botocore parse only
+    the page's other members (``LastEvaluatedKey``, ``Count``, ``ScannedCount``, ...).
     """
     dynamodb = boto3.client(  # type: ignore[call-overload]
         "dynamodb", config=_SERVICE_CONFIG["dynamodb"], endpoint_url=get_settings().aws_endpoint_url
     )
-    dynamodb.meta.events.register("before-parse.dynamodb.Query", _set_items_aside)
+    dynamodb.meta.events.register("before-parse.dynamodb.Query", _set_body_aside)
     return dynamodb
 
 
-def _set_items_aside(
+class _QueryPageRest(msgspec.Struct, omit_defaults=True):
+    """A Query page without its items. Scanning past ``Items`` without building them is cheap."""
+
+    Count: int | None = None
+    ScannedCount: int | None = None
+    LastEvaluatedKey: msgspec.Raw = msgspec.Raw()  # kept as the bytes they are, for botocore
+    ConsumedCapacity: msgspec.Raw = msgspec.Raw()
+
+
+_query_page_rest = msgspec.json.Decoder(_QueryPageRest)
+
+
+def _set_body_aside(
     response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
 ) -> None:
     body = response_dict.get("body")
     if response_dict.get("status_code", 500) >= 300 or not body:
         return
-    page = json.loads(body)
-    customized_response_dict[RAW_ITEMS] = page.pop("Items", [])
-    response_dict["body"] = json.dumps(page).encode()
+    customized_response_dict[RAW_BODY] = body
+    response_dict["body"] = msgspec.json.encode(_query_page_rest.decode(body))
 
 
 # Error codes AWS answers when the request may well succeed if repeated a little later.

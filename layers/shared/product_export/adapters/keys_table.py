@@ -8,6 +8,8 @@ from product_export.adapters.aws import client
 from product_export.adapters.dynamo_json import decode_item, encode_item
 from product_export.settings import get_settings
 
+MAX_KEY_BYTES = 2048  # DynamoDB's limit on a partition key value
+
 
 @dataclass(frozen=True)
 class ApplicationKey:
@@ -24,6 +26,8 @@ class KeysTable:
         self.dynamodb = client("dynamodb")
 
     def get(self, client_id: str) -> ApplicationKey | None:
+        if len(client_id.encode()) > MAX_KEY_BYTES:
+            return None  # DynamoDB refuses the lookup (ValidationException); no such key is stored
         response = self.dynamodb.get_item(TableName=self.table, Key={"client_id": {"S": client_id}})
         if "Item" not in response:
             return None

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from product_export.adapters.aws import RAW_ITEMS, client, raw_items_dynamodb
-from product_export.adapters.batches import put_all
-from product_export.adapters.dynamo_json import decode_item, encode_item, encode_value
+from product_export.adapters.aws import RAW_BODY, client, raw_items_dynamodb
+from product_export.adapters.dynamo_json import decode_item, decode_page, encode_item, encode_value
 from product_export.catalogue.models import UNIQUE_FIELDS, shard_key, shard_of
-from product_export.errors import Conflict, NotFound
+from product_export.errors import Conflict, NotFound, Unprocessable
 from product_export.filters import Condition
 from product_export.settings import get_settings
+
+# DynamoDB's answers (ValidationException) for an item over its limits; the message says which.
+_ITEM_LIMITS = ("Item size has exceeded", "Item size to update has exceeded", "Nesting Levels have exceeded")
+
+
+# template.yaml ProductsTable: pk = the shard partition, sort key updated_at, every attribute projected.
+UPDATED_AT_INDEX = "updated-at"
 
 
 @dataclass(frozen=True)
@@ -33,7 +40,21 @@ def _guard_key(store_id: str, field: str, value: str) -> dict[str, Any]:
     return {"pk": {"S": f"{store_id}#unique#{field}#{digest}"}, "sk": {"S": "unique"}}
 
 
+class PageReader(Protocol):
+    """Turns Query pages into the items a query yields, instead of decoded products (the part
+    writer reads its rows straight from the response bodies, see export/rows.py)."""
+
+    @property
+    def attributes(self) -> frozenset[str]:
+        """The top-level attributes it reads: the query projects them and no others."""
+
+    def items(self, body: bytes) -> list[Any]:
+        """The items of one Query response body, in order."""
+
+
 class ProductsTable:
+    reader: PageReader | None = None  # None: queries yield decoded products (dicts)
+
     def __init__(self, table_name: str | None = None) -> None:
         self.table = table_name or get_settings().products_table
         self.dynamodb = client("dynamodb")
@@ -124,6 +145,14 @@ class ProductsTable:
         try:
             self.dynamodb.transact_write_items(TransactItems=actions)
         except ClientError as error:
+            message = str(error.response["Error"].get("Message", ""))
+            if error.response["Error"]["Code"] == "ValidationException" and any(
+                limit in message for limit in _ITEM_LIMITS
+            ):
+                # The product itself is unstorable (over 400 KB, or nested deeper than 32 levels).
+                raise Unprocessable(
+                    f"The product cannot be stored: {message}", source="/data/attributes"
+                ) from error
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             reasons = error.response.get("CancellationReasons", [])
@@ -134,23 +163,27 @@ class ProductsTable:
                     ) from error
             raise Conflict("The product was changed by another request; retry") from error
 
-    def load(self, store_id: str, items: Iterable[dict[str, Any]]) -> None:
-        """Bulk-write new products with their uniqueness guards, unconditionally.
+    @staticmethod
+    def encoded_for_load(store_id: str, items: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """New products as typed items for a bulk write, each followed by its uniqueness guards.
 
         For loading a fresh catalogue whose sku and external_ref values the caller knows to be
         unique (the local demo's seeding); API writes go through ``create``, which checks them.
         """
-
-        def encoded() -> Iterator[dict[str, Any]]:
-            for item in items:
-                yield encode_item(item)
-                for field in UNIQUE_FIELDS:
-                    if item.get(field):
-                        yield {**_guard_key(store_id, field, item[field]), "product_id": {"S": item["id"]}}
-
-        put_all(self.dynamodb, self.table, encoded())
+        for item in items:
+            yield encode_item(item)
+            for field in UNIQUE_FIELDS:
+                if item.get(field):
+                    yield {**_guard_key(store_id, field, item[field]), "product_id": {"S": item["id"]}}
 
     # --- streaming reads ----------------------------------------------------------------------
+    def reading(self, reader: PageReader) -> ProductsTable:
+        """This table with its queries yielding what ``reader`` makes of each page, projected to
+        the attributes it reads (plus any a query asks for)."""
+        view = copy.copy(self)
+        view.reader = reader
+        return view
+
     def query(
         self,
         store_id: str,
@@ -176,11 +209,61 @@ class ProductsTable:
             values[":last"] = {"S": key_range.last}
         if key_range.first is not None or key_range.last is not None:
             names["#sk"] = "sk"
-        request: dict[str, Any] = {"TableName": self.table, "KeyConditionExpression": key_condition}
+        yield from self._stream(
+            {"TableName": self.table},
+            key_condition,
+            names,
+            values,
+            condition=condition,
+            attributes=attributes,
+            page_size=page_size,
+        )
+
+    def query_updated(
+        self,
+        store_id: str,
+        shard: int,
+        *,
+        low: str,
+        high: str | None = None,
+        condition: Condition | None = None,
+        attributes: Iterable[str] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield one shard's products with ``low <= updated_at <= high`` from the updated-at index,
+        in updated_at order (order among equal times unspecified), one page in memory at a time.
+
+        ``condition`` must not name ``updated_at``: DynamoDB refuses index keys in a FilterExpression.
+        """
+        names = {"#pk": "pk", "#u": "updated_at"}
+        values: dict[str, Any] = {":pk": {"S": shard_key(store_id, shard)}, ":low": {"S": low}}
+        key_condition = "#pk = :pk AND #u >= :low"
+        if high is not None:
+            key_condition = "#pk = :pk AND #u BETWEEN :low AND :high"
+            values[":high"] = {"S": high}
+        projected = None if attributes is None else {*attributes, "updated_at"}
+        request = {"TableName": self.table, "IndexName": UPDATED_AT_INDEX}
+        yield from self._stream(
+            request, key_condition, names, values, condition=condition, attributes=projected
+        )
+
+    def _stream(
+        self,
+        request: dict[str, Any],
+        key_condition: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+        *,
+        condition: Condition | None,
+        attributes: Iterable[str] | None,
+        page_size: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        request["KeyConditionExpression"] = key_condition
         if condition is not None:
             names.update(condition.names)
             values.update({name: {"S": value} for name, value in condition.values.items()})
             request["FilterExpression"] = condition.expression
+        if self.reader is not None:
+            attributes = self.reader.attributes | set(attributes or ())
         if attributes is not None:
             projected = []
             for index, attribute in enumerate(sorted(set(attributes) | {"sk"})):
@@ -192,11 +275,11 @@ class ProductsTable:
         request["ExpressionAttributeValues"] = values
         if page_size:
             request["Limit"] = page_size
-        reader = raw_items_dynamodb()
+        items = decode_page if self.reader is None else self.reader.items
+        dynamodb = raw_items_dynamodb()
         while True:
-            page = reader.query(**request)
-            for raw in page[RAW_ITEMS]:
-                yield decode_item(raw)
+            page = dynamodb.query(**request)
+            yield from items(page[RAW_BODY])
             last = page.get("LastEvaluatedKey")
             if not last:
                 return

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import binascii
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +18,8 @@ from product_export.errors import (
     DomainError,
     Forbidden,
     NotFound,
+    PayloadTooLarge,
+    TooManyRequests,
     Unauthorized,
     Unprocessable,
 )
@@ -25,6 +29,11 @@ JSON = "application/json"
 ACCEPTED_BODY_TYPES = ("application/json", "application/vnd.api+json")
 MAX_PAGE_LIMIT = 100
 DEFAULT_PAGE_LIMIT = 25
+# Request bodies above this are refused before parsing (a product is stored in one DynamoDB item
+# of at most 400 KB; API Gateway's own limit is 10 MB).
+MAX_BODY_BYTES = 512 * 1024
+_DIGITS = re.compile(r"[0-9]{1,12}")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 logger = Logger()
 
@@ -41,6 +50,8 @@ _STATUS: dict[type[DomainError], int] = {
     Conflict: 409,
     Unprocessable: 422,
     UnsupportedMediaType: 415,
+    PayloadTooLarge: 413,
+    TooManyRequests: 429,
 }
 
 
@@ -67,7 +78,10 @@ def create_resolver() -> APIGatewayRestResolver:
         status = _STATUS.get(type(error), 400)
         if isinstance(error, Forbidden):
             return error_response(403, "Forbidden")
-        return error_response(status, error.title, error.detail, error.source)
+        response = error_response(status, error.title, error.detail, error.source)
+        if isinstance(error, TooManyRequests):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.exception_handler(FilterError)  # type: ignore[untyped-decorator]
     def _filter(error: FilterError) -> Response[str]:
@@ -128,7 +142,8 @@ def _int_param(app: APIGatewayRestResolver, name: str, default: int, low: int, h
     raw = app.current_event.get_query_string_value(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # ASCII digits only: str.isdigit() also accepts '²' or '٣', which int() refuses or reads.
+    if not _DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
         raise BadRequest(f"{name} must be an integer from {low} to {high}", source=name)
     return int(raw)
 
@@ -142,10 +157,33 @@ def bool_param(app: APIGatewayRestResolver, name: str) -> bool:
     return raw.lower() == "true"
 
 
+def body_text(app: APIGatewayRestResolver) -> str | None:
+    """The request body as text; a 400 when it is not UTF-8 (API Gateway then passes it base64)."""
+    event = app.current_event
+    if not event.body:
+        return None
+    # base64 bodies decode to 3/4 of their length; either way nothing larger is decoded or parsed.
+    size = len(event.body) * 3 // 4 if event.is_base64_encoded else len(event.body.encode())
+    if size > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The request body may be at most {MAX_BODY_BYTES} bytes; this one has {size}")
+    try:
+        return event.decoded_body
+    except (UnicodeDecodeError, binascii.Error):
+        raise BadRequest("The request body is not valid UTF-8") from None
+
+
+def path_id(value: str, what: str) -> str:
+    """A product or job id from the path; ids are UUIDs the service assigned, anything else is a 404
+    answered without a lookup (DynamoDB refuses keys over 1 KB, and no such id was ever stored)."""
+    if not _UUID.fullmatch(value):
+        raise NotFound(f"{what} {value[:100]} not found")
+    return value
+
+
 def json_body(app: APIGatewayRestResolver, *, required: bool = True) -> Any:
     """The parsed JSON body; a clear 400 for a malformed one, 415 for another media type."""
     event = app.current_event
-    raw = event.decoded_body if event.body else None
+    raw = body_text(app)
     if not raw or not raw.strip():
         if required:
             raise BadRequest("A JSON request body is required")

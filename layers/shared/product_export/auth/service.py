@@ -8,16 +8,39 @@ from typing import Any
 
 from product_export.adapters.keys_table import ApplicationKey, KeysTable
 from product_export.auth.passwords import hash_secret, verify_secret
-from product_export.auth.tokens import TOKEN_LIFETIME, Claims, issue_token, verify_token
+from product_export.auth.tokens import (
+    TOKEN_LIFETIME,
+    Claims,
+    KeyRing,
+    issue_token,
+    token_kid,
+    verify_token,
+)
 from product_export.errors import BadRequest, Unauthorized
 from product_export.ids import uuid4
 from product_export.values import now_timestamp
 
 
 class AuthService:
-    def __init__(self, keys: KeysTable, signing_key: Callable[[], str]) -> None:
+    """``signing_key`` returns the signing secret (a key ring, see auth.tokens) as cached;
+    ``fresh_signing_key`` reads it again, for a token whose key this container has not seen yet
+    (signed by a token container that already read a rotated secret)."""
+
+    def __init__(
+        self,
+        keys: KeysTable,
+        signing_key: Callable[[], str],
+        fresh_signing_key: Callable[[], str] | None = None,
+    ) -> None:
         self.keys = keys
         self.signing_key = signing_key
+        self.fresh_signing_key = fresh_signing_key
+
+    def _key_ring(self, kid: str | None = None) -> KeyRing:
+        ring = KeyRing.parse(self.signing_key())
+        if kid is not None and ring.key_for(kid) is None and self.fresh_signing_key is not None:
+            ring = KeyRing.parse(self.fresh_signing_key())
+        return ring
 
     def grant(self, form: Mapping[str, str]) -> dict[str, Any]:
         """POST /oauth/access_token: the flat token answer of the contract."""
@@ -37,7 +60,7 @@ class AuthService:
         elif key is None:
             raise Unauthorized("Invalid client_id")
         token, expires = issue_token(
-            self.signing_key(), store_id=key.store_id, client_id=key.client_id, grant=grant_type
+            self._key_ring(), store_id=key.store_id, client_id=key.client_id, grant=grant_type
         )
         return {
             "access_token": token,
@@ -52,7 +75,11 @@ class AuthService:
         scheme, _, token = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
-        claims = verify_token(token.strip(), self.signing_key())
+        token = token.strip()
+        kid = token_kid(token)
+        if kid is None:
+            return None
+        claims = verify_token(token, self._key_ring(kid))
         if claims is None:
             return None
         key = self.keys.get(claims.client_id)

@@ -36,7 +36,15 @@ NAME_PART = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 TEMPLATE_NAMESPACE = uuid.UUID("5b0f1a7e-6d2c-4f0e-9a51-2f1c8d7b9e00")
 COLUMN_SEPARATOR = "\x1f"
 
-ExtensionValue = StrictStr | StrictBool | StrictInt | StrictFloat | None
+# Size limits (docs/security.md): each over-long value or over-full map is a 422 naming it; a
+# product whose stored item would still exceed DynamoDB's 400 KB is a 422 too, and a body over
+# 512 KiB a 413 before it is parsed (api/http.py).
+MAX_TEXT = 65_536
+MAX_ATTRIBUTES = 200  # keys of shopper_attributes, admin_attributes, a template's fields, a locale
+MAX_TEMPLATES = 50  # templates (extensions) or locales of one product
+LongText = Annotated[StrictStr, Field(max_length=MAX_TEXT)]
+ExtensionValue = LongText | StrictBool | StrictInt | StrictFloat | None
+Attributes = Annotated[dict[StrictStr, LongText], Field(max_length=MAX_ATTRIBUTES)]
 
 
 def shard_of(product_id: str) -> int:
@@ -99,10 +107,16 @@ class ProductAttributes(BaseModel):
     mpn: Annotated[str, Field(max_length=1024)] | None = None
     external_ref: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
     tags: Annotated[list[StrictStr], Field(max_length=20)] | None = None
-    locales: dict[StrictStr, dict[StrictStr, StrictStr]] | None = None
-    extensions: dict[StrictStr, dict[StrictStr, ExtensionValue]] | None = None
-    shopper_attributes: dict[StrictStr, StrictStr] | None = None
-    admin_attributes: dict[StrictStr, StrictStr] | None = None
+    locales: Annotated[dict[StrictStr, Attributes], Field(max_length=MAX_TEMPLATES)] | None = None
+    extensions: (
+        Annotated[
+            dict[StrictStr, Annotated[dict[StrictStr, ExtensionValue], Field(max_length=MAX_ATTRIBUTES)]],
+            Field(max_length=MAX_TEMPLATES),
+        ]
+        | None
+    ) = None
+    shopper_attributes: Attributes | None = None
+    admin_attributes: Attributes | None = None
     components: dict[StrictStr, Component] | None = None
 
     @field_validator("tags")

@@ -1,18 +1,32 @@
 """Cutting an export into parts from the keys of the matching products.
 
-Products are visited in (shard, id) order. A part is a list of inclusive id ranges, one per shard it
-touches; it closes when it holds ``part_size`` products, so when the catalogue does not change
-every part but the last is full. Only keys, the column index and the attributes the filter reads
-are fetched.
+A part is a list of inclusive id ranges, one per shard it touches, and holds ``part_size``
+products, so when the catalogue does not change every part but the last is full. Only keys, the
+column index and the attributes the filter reads are fetched.
+
+``cut_parts`` cuts keys visited in (shard, id) order. ``cut_parts_by_shard`` reads the shards at
+once (a planner waiting on one Query page at a time reads a large store for minutes): each shard is
+cut into full one-range parts as its keys arrive, and the shards' remainders are then cut together
+in shard order, so the parts are as full as ``cut_parts`` makes them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from product_export.adapters.products_table import KeyRange
+from product_export.filters import And, Comparison, Expr, resolve_field
+
+
+@dataclass(frozen=True)
+class PartRange(KeyRange):
+    """A KeyRange whose ``first`` id belongs to the range before it (``after``): ranges that meet
+    at an id share it as an edge, so together they leave no id out and hold each id once."""
+
+    after: bool = False
 
 
 @dataclass
@@ -22,16 +36,33 @@ class PartPlan:
     products: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "number": self.number,
-            "products": self.products,
-            "ranges": [{"shard": r.shard, "first": r.first, "last": r.last} for r in self.ranges],
-        }
+        ranges = []
+        for r in self.ranges:
+            value: dict[str, Any] = {"shard": r.shard, "first": r.first, "last": r.last}
+            if isinstance(r, PartRange) and r.after:
+                value["after"] = True
+            ranges.append(value)
+        return {"number": self.number, "products": self.products, "ranges": ranges}
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> PartPlan:
-        ranges = [KeyRange(int(r["shard"]), r["first"], r["last"]) for r in value["ranges"]]
+        ranges: list[KeyRange] = [
+            PartRange(int(r["shard"]), r["first"], r["last"], after=True)
+            if r.get("after")
+            else KeyRange(int(r["shard"]), r["first"], r["last"])
+            for r in value["ranges"]
+        ]
         return cls(int(value["number"]), ranges, int(value.get("products", 0)))
+
+    def without_edges(self, items: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """The items of the part's ranges minus the edge ids that belong to the range before."""
+        edges = {r.first for r in self.ranges if isinstance(r, PartRange) and r.after}
+        if not edges:
+            yield from items
+            return
+        for item in items:
+            if item["sk"] not in edges:
+                yield item
 
 
 def cut_parts(keys: Iterable[tuple[int, str]], part_size: int) -> Iterator[PartPlan]:
@@ -49,3 +80,89 @@ def cut_parts(keys: Iterable[tuple[int, str]], part_size: int) -> Iterator[PartP
         part.products += 1
     if part is not None:
         yield part
+
+
+def cut_parts_by_shard(
+    read_shard: Callable[[int], Iterable[str]], shards: Sequence[int], part_size: int, *, readers: int = 16
+) -> list[PartPlan]:
+    """Parts of at most ``part_size`` from the ids ``read_shard(shard)`` yields (in id order), with
+    up to ``readers`` shards read at once.
+
+    A shard's ids fill one-range parts of exactly ``part_size`` as they arrive; the ids left over in
+    each shard (fewer than ``part_size``, kept in memory until every shard is read) are cut across
+    shards in shard order. Full parts come first, so only the last part may be smaller. Memory: at
+    most ``len(shards) * part_size`` ids.
+    """
+
+    def cut_shard(shard: int) -> tuple[list[KeyRange], list[str]]:
+        full: list[KeyRange] = []
+        left: list[str] = []
+        for product_id in read_shard(shard):
+            left.append(product_id)
+            if len(left) == part_size:
+                full.append(KeyRange(shard, left[0], left[-1]))
+                left = []
+        return full, left
+
+    with ThreadPoolExecutor(max_workers=max(1, min(readers, len(shards)))) as pool:
+        cut = list(pool.map(cut_shard, shards))
+    parts = [
+        PartPlan(number, [key_range], part_size)
+        for number, key_range in enumerate((r for full, _ in cut for r in full), start=1)
+    ]
+    remainders = (
+        (shard, product_id) for shard, (_, left) in zip(shards, cut, strict=True) for product_id in left
+    )
+    mixed = list(cut_parts(remainders, part_size))  # numbered 1.. (each from the one before)
+    for part in mixed:
+        part.number += len(parts)
+    return parts + mixed
+
+
+def cover_key_space(parts: list[PartPlan], shards: Sequence[int]) -> list[PartPlan]:
+    """The same parts, with ranges widened so that together they hold every id of every shard once.
+
+    The planner counts the products that match when it reads; a part writer reads its ranges again
+    later. Products missing from the planner's read (created just before, not yet visible to its
+    eventually consistent Query) would otherwise fall between two ranges, or before a shard's first
+    range, and be left out. Widened, a shard's first range starts at its beginning, each next one
+    right after the one before (``PartRange.after``), its last runs to its end, and a shard with no
+    range at all goes to the last part. With no parts (nothing matched) there is nothing to widen.
+    """
+    if not parts:
+        return parts
+    by_shard: dict[int, list[tuple[int, KeyRange]]] = {}
+    for index, part in enumerate(parts):
+        for key_range in part.ranges:
+            by_shard.setdefault(key_range.shard, []).append((index, key_range))
+    widened: list[list[KeyRange]] = [[] for _ in parts]
+    for shard in shards:
+        ranges = sorted(by_shard.get(shard, []), key=lambda entry: entry[1].first or "")
+        if not ranges:
+            widened[-1].append(KeyRange(shard))
+            continue
+        previous_last: str | None = None
+        for position, (index, key_range) in enumerate(ranges):
+            last = None if position == len(ranges) - 1 else key_range.last
+            if previous_last is None:
+                widened[index].append(KeyRange(shard, None, last))
+            else:
+                widened[index].append(PartRange(shard, previous_last, last, after=True))
+            previous_last = key_range.last
+    return [
+        PartPlan(part.number, sorted(ranges, key=lambda r: (r.shard, r.first or "")), part.products)
+        for part, ranges in zip(parts, widened, strict=True)
+    ]
+
+
+def in_snapshot(expr: Expr | None, snapshot_at: str | None) -> Expr | None:
+    """The export's filter, limited to the products created by its snapshot time.
+
+    ``snapshot_at`` is fixed when planning begins. The planner and the part writers both apply it,
+    so a product created while the export runs is in neither the count nor the rows (it belongs to
+    the next export); one that exists throughout and keeps matching is in both, in exactly one part.
+    """
+    if snapshot_at is None:
+        return expr
+    bound = Comparison("le", resolve_field("created_at"), (snapshot_at,))
+    return bound if expr is None else And((expr, bound))

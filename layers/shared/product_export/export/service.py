@@ -3,23 +3,44 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from product_export.adapters.jobs_table import JobsTable, TransitionRejected
 from product_export.adapters.parts_bucket import PartsBucket
-from product_export.adapters.products_table import ProductsTable
+from product_export.adapters.products_table import KeyRange, ProductsTable
 from product_export.adapters.workflow import ExportWorkflow
-from product_export.catalogue.service import matching_products
+from product_export.catalogue.models import SHARD_COUNT
+from product_export.catalogue.service import matching_products, updated_window
+from product_export.export import spreadsheet
 from product_export.export.columns import Column, build_columns, validate_include
-from product_export.export.planner import PartPlan, cut_parts
+from product_export.export.compression import content_type, part_suffix, validate_compression
+from product_export.export.delta import (
+    IndexPart,
+    cut_index_parts,
+    cutover_time,
+    export_filter,
+    in_key_order,
+    is_index_part,
+    validate_since,
+)
+from product_export.export.manifest import manifest_document, manifest_key
+from product_export.export.overflow import OVERFLOW, number_overflow, overflow_key, runs
+from product_export.export.planner import PartPlan, cover_key_space, cut_parts_by_shard, in_snapshot
+from product_export.export.progress import PartProgress, ProgressRecorder
+from product_export.export.quota import ExportQuota
+from product_export.export.rows import PartRows
 from product_export.export.writer import write_csv
 from product_export.filters import format_filter, parse_filter, referenced_attributes
 from product_export.ids import uuid7
-from product_export.jobs.models import FINAL_STATUSES, Job
+from product_export.jobs.models import FINAL_STATUSES, Job, PartFile
 from product_export.values import now_timestamp
 
 MAX_ERROR_CHARS = 1000
+# A Lambda function that ran out of time, and a Task state that waited longer than its TimeoutSeconds.
+TIMEOUT_ERRORS = frozenset({"Sandbox.Timedout", "States.Timeout"})
 
 
 class JobNotRunning(Exception):
@@ -31,6 +52,9 @@ class ExportRequest:
     filter: str | None
     use_template_slugs: bool = False
     include: list[str] | None = None
+    since: str | None = None  # "last-success": only what changed since the last successful export
+    spreadsheet_safe: bool = False  # export/spreadsheet.py
+    compression: str | None = None  # "gzip": .csv.gz parts (export/compression.py)
 
 
 def plan_key(job: Job) -> str:
@@ -38,9 +62,10 @@ def plan_key(job: Job) -> str:
 
 
 def part_key(job: Job, number: int) -> str:
-    """``<store_id>/<job_id>/<YYYYMMDD>_<HHMMSS>_part_<N>.csv``, stamped with the job's creation time."""
+    """``<store_id>/<job_id>/<YYYYMMDD>_<HHMMSS>_part_<N>.csv`` (``.csv.gz`` when gzipped), stamped
+    with the job's creation time."""
     stamp = job.created_at[:19].replace("-", "").replace(":", "").replace("T", "_")
-    return f"{job.store_id}/{job.id}/{stamp}_part_{number}.csv"
+    return f"{job.store_id}/{job.id}/{stamp}_part_{number}{part_suffix(job.compression)}"
 
 
 def job_prefix(job: Job) -> str:
@@ -56,8 +81,16 @@ class ExportService:
         bucket: PartsBucket | None = None,
         workflow: ExportWorkflow | None = None,
         part_size: int = 50_000,
+        settle_seconds: int = 30,
+        quota: ExportQuota | None = None,
+        progress: ProgressRecorder | None = None,
+        progress_seconds: float = 5,
     ) -> None:
         self.jobs = jobs
+        self.progress = progress  # where part writers record live progress (export/progress.py)
+        self.progress_seconds = progress_seconds
+        self.quota = quota  # exports per store per hour (export/quota.py)
+        self.settle_seconds = settle_seconds  # how far an export's cut-over lags its planning
         self._products = products
         self._bucket = bucket
         self._workflow = workflow
@@ -83,6 +116,8 @@ class ExportService:
         """Validate, record a ``pending`` job and start its workflow (named by the job id)."""
         expr = parse_filter(request.filter)
         include = validate_include(request.include) if request.include is not None else None
+        since = validate_since(request.since)
+        compression = validate_compression(request.compression)
         now = now_timestamp()
         job = Job(
             id=uuid7(),
@@ -93,7 +128,12 @@ class ExportService:
             use_template_slugs=request.use_template_slugs,
             columns=include,
             x_request_id=x_request_id,
+            since=since,
+            spreadsheet_safe=request.spreadsheet_safe,
+            compression=compression,
         )
+        if self.quota is not None:
+            self.quota.check(store_id)
         self.jobs.create(job)
         try:
             self.workflow.start(store_id, job.id)
@@ -105,40 +145,112 @@ class ExportService:
     # --- workflow steps -----------------------------------------------------------------------
     def plan(self, store_id: str, job_id: str) -> dict[str, Any]:
         """Mark the job started, cut its parts and store the header every part will use."""
-        job = self._enter_started(store_id, job_id)
-        expr = parse_filter(job.filter)
-        wanted = {"pk", "sk", "product_types", "columns"} | set(referenced_attributes(expr))
+        job = self._set_cutover(self._enter_started(store_id, job_id))
+        expr = in_snapshot(export_filter(job), job.snapshot_at)
+        wanted = {"pk", "sk", "updated_at", "product_types", "columns"} | set(referenced_attributes(expr))
         column_index: set[str] = set()
 
         def keys() -> Any:
             for item in matching_products(
-                self.products, store_id, expr, include_bundles=False, attributes=wanted
+                self.products,
+                store_id,
+                expr,
+                include_bundles=False,
+                attributes=wanted,
+                cutover=job.cutover_at,
             ):
                 column_index.update(item.get("columns", ()))
-                yield int(item["pk"].rsplit("#", 1)[1]), item["sk"]
+                yield int(item["pk"].rsplit("#", 1)[1]), item["updated_at"], item["sk"]
 
-        parts = [part.to_json() for part in cut_parts(keys(), self.part_size)]
+        # One column index per shard: the shards are read by threads at once.
+        shard_columns: dict[int, set[str]] = {shard: set() for shard in range(SHARD_COUNT)}
+
+        def shard_ids(shard: int) -> Iterator[str]:
+            for item in matching_products(
+                self.products,
+                store_id,
+                expr,
+                include_bundles=False,
+                ranges=[KeyRange(shard)],
+                attributes=wanted,
+            ):
+                shard_columns[shard].update(item.get("columns", ()))
+                yield item["sk"]
+
+        if updated_window(expr, job.cutover_at) is None:
+            cut: Any = cover_key_space(
+                cut_parts_by_shard(shard_ids, range(SHARD_COUNT), self.part_size), range(SHARD_COUNT)
+            )
+            column_index = column_index.union(*shard_columns.values())
+        else:  # read from the updated-at index: parts are (updated_at, id) ranges
+            cut = cut_index_parts(in_key_order(keys()), self.part_size)
+        parts = [part.to_json() for part in cut]
         columns = build_columns(
             column_index, store_id=store_id, use_template_slugs=job.use_template_slugs, include=job.columns
         )
         self.bucket.put_json(plan_key(job), {"columns": [column.to_json() for column in columns]})
-        return {"parts": parts, "products": sum(part["products"] for part in parts)}
+        products = sum(part["products"] for part in parts)
+        self._record_plan(job, products=products, parts=len(parts))
+        return {"parts": parts, "products": products}
 
     def write_part(self, store_id: str, job_id: str, part_json: dict[str, Any]) -> dict[str, Any]:
         """Stream one part's products from DynamoDB to its CSV object."""
         job = self._running_job(store_id, job_id)
-        part = PartPlan.from_json(part_json)
+        part = IndexPart.from_json(part_json) if is_index_part(part_json) else PartPlan.from_json(part_json)
         columns = [Column.from_json(value) for value in self.bucket.get_json(plan_key(job))["columns"]]
-        expr = parse_filter(job.filter)
-        items = matching_products(self.products, store_id, expr, include_bundles=False, ranges=part.ranges)
-        key = part_key(job, part.number)
-        with self.bucket.upload(key) as upload:
-            rows = write_csv(columns, items, upload)
-            self._running_job(store_id, job_id)  # a cancelled job's part is aborted, not completed
-        return {"number": part.number, "key": key, "rows": rows, "bytes": upload.size}
+        expr = in_snapshot(export_filter(job), job.snapshot_at)
+        # Rows straight from the Query bodies (export/rows.py), unless neutralising decoded values.
+        products = self.products if job.spreadsheet_safe else self.products.reading(PartRows(columns, expr))
+        items = matching_products(
+            products,
+            store_id,
+            expr,
+            include_bundles=False,
+            ranges=part.ranges,
+            cutover=job.cutover_at,
+        )
+        if isinstance(part, PartPlan):
+            items = part.without_edges(items)
+        if job.spreadsheet_safe:
+            columns, items = spreadsheet.neutralise_columns(columns), spreadsheet.neutralise_items(items)
+        progress = None
+        if self.progress is not None:
+            progress = PartProgress(
+                self.progress, store_id, job_id, part.number, interval_seconds=self.progress_seconds
+            )
+            items = progress.count(items)
+        # At most part_size rows a file: rows beyond go to overflow files (export/overflow.py).
+        files: list[dict[str, Any]] = []
+        for index, run in enumerate(runs(items, self.part_size)):
+            key = overflow_key(job, part.number, index) if index else part_key(job, part.number)
+            with self.bucket.upload(
+                key, content_type=content_type(job.compression), compression=job.compression
+            ) as upload:
+                if job.spreadsheet_safe:
+                    upload.write(spreadsheet.BOM)
+                rows = write_csv(columns, run, upload)
+                self._running_job(store_id, job_id)  # a cancelled job's part is aborted, not completed
+            files.append({"key": key, "rows": rows, "bytes": upload.size, "sha256": upload.sha256})
+        if progress is not None:
+            progress.done(sum(int(file["rows"]) for file in files))
+        written: dict[str, Any] = {"number": part.number, **files[0]}
+        if len(files) > 1:
+            written[OVERFLOW] = files[1:]
+        return written
 
     def finish(self, store_id: str, job_id: str, outcome: str, payload: Any) -> dict[str, Any]:
-        """Record the outcome: ``written`` with the parts' results, or ``failed`` with the caught error."""
+        """Record the outcome: ``written`` with the parts' results, or ``failed`` with the caught error.
+
+        The job is final afterwards, so its export slot goes back to the store (also when this step
+        is repeated: giving a slot back twice is harmless).
+        """
+        result = self._record_outcome(store_id, job_id, outcome, payload)
+        # A part writer killed by its time limit (and retried) left its multipart upload open.
+        self.bucket.abort_uploads(f"{store_id}/{job_id}/")
+        self.jobs.release_slot(store_id, job_id)
+        return result
+
+    def _record_outcome(self, store_id: str, job_id: str, outcome: str, payload: Any) -> dict[str, Any]:
         job = self.jobs.get(store_id, job_id)
         if job.status in FINAL_STATUSES:
             # Cancelled while running (or a retried step): the job keeps its status and gets no
@@ -159,11 +271,23 @@ class ExportService:
         return {"status": self._record_failure(job, messages).status}
 
     def _record_success(self, job: Job, parts: list[dict[str, Any]]) -> dict[str, Any]:
+        parts = number_overflow(self.bucket, job, parts, part_key)  # export/overflow.py
         files = sorted(
-            ({"number": p["number"], "key": p["key"], "rows": p["rows"], "bytes": p["bytes"]} for p in parts),
+            (
+                {
+                    "number": p["number"],
+                    "key": p["key"],
+                    "rows": p["rows"],
+                    "bytes": p["bytes"],
+                    **({"sha256": p["sha256"]} if p.get("sha256") else {}),
+                }
+                for p in parts
+            ),
             key=lambda f: int(f["number"]),
         )
-        # The plan goes first: once the job reads "success" its folder holds exactly its parts.
+        # The manifest is written while the plan (which holds the header) is still there; then the
+        # plan goes: once the job reads "success" its folder holds exactly its parts and its manifest.
+        manifest = self._write_manifest(job, [PartFile.model_validate(f) for f in files])
         self.bucket.delete_prefix(plan_key(job))
         now = now_timestamp()
         try:
@@ -172,6 +296,7 @@ class ExportService:
                 job.id,
                 "success",
                 files=files,
+                manifest_key=manifest,
                 products=sum(int(f["rows"]) for f in files),
                 completed_at=now,
                 updated_at=now,
@@ -181,6 +306,35 @@ class ExportService:
             self.bucket.delete_prefix(job_prefix(job))
             return {"status": rejected.job.status}
         return {"status": done.status}
+
+    def _write_manifest(self, job: Job, files: list[PartFile]) -> str:
+        """Write ``manifest.json`` beside the parts; returns its key. The header comes from the plan,
+        or, when this step is repeated after the plan was removed, from the manifest written then."""
+        key = manifest_key(job)
+        plan = self.bucket.get_json_if_exists(plan_key(job))
+        if plan is None:
+            headers = self.bucket.get_json(key)["columns"]
+        else:
+            columns = [Column.from_json(value) for value in plan["columns"]]
+            if job.spreadsheet_safe:
+                columns = spreadsheet.neutralise_columns(columns)
+            headers = [column.header for column in columns]
+        self.bucket.put_json(key, manifest_document(job, headers, files))
+        return key
+
+    def _record_plan(self, job: Job, *, products: int, parts: int) -> None:
+        """What live progress counts against; every part's count starts again from nothing."""
+        try:
+            self.jobs.transition(
+                job.store_id,
+                job.id,
+                "started",
+                products_planned=products,
+                parts_planned=parts,
+                part_progress={},
+            )
+        except TransitionRejected as rejected:
+            raise JobNotRunning(f"Job {job.id} is {rejected.job.status}") from rejected
 
     def _record_failure(self, job: Job, messages: list[str]) -> Job:
         self.jobs.add_errors(job.store_id, job.id, messages)
@@ -199,10 +353,28 @@ class ExportService:
         current = self.jobs.get(store_id, job_id)
         try:
             return self.jobs.transition(
-                store_id, job_id, "started", started_at=current.started_at or now, updated_at=now
+                store_id,
+                job_id,
+                "started",
+                started_at=current.started_at or now,
+                # What the export holds is fixed here: see export/planner.py in_snapshot.
+                snapshot_at=current.snapshot_at or now,
+                updated_at=now,
             )
         except TransitionRejected as rejected:
             raise JobNotRunning(f"Job {job_id} is {rejected.job.status}") from rejected
+
+    def _set_cutover(self, job: Job) -> Job:
+        """Fix the export's cut-over time and, for since=last-success, the export it continues from
+        (the newest successful one with the same filter or none; without one, export everything)."""
+        baseline = self.jobs.last_success(job.store_id, filter_text=job.filter) if job.since else None
+        changes: dict[str, Any] = {"cutover_at": cutover_time(self.settle_seconds, job.snapshot_at)}
+        if baseline is not None:
+            changes |= {"since_job_id": baseline.id, "updated_after": baseline.cutover_at}
+        try:
+            return self.jobs.transition(job.store_id, job.id, "started", **changes)
+        except TransitionRejected as rejected:
+            raise JobNotRunning(f"Job {job.id} is {rejected.job.status}") from rejected
 
     def _running_job(self, store_id: str, job_id: str) -> Job:
         job = self.jobs.get(store_id, job_id)
@@ -214,6 +386,9 @@ class ExportService:
 def describe_failure(error: str | None, cause: str | None) -> str:
     """A readable one-line message from a Step Functions error name and cause (no stack traces)."""
     text = cause or ""
+    if error in TIMEOUT_ERRORS or (error == "Lambda.Unknown" and "timed out" in text):
+        limit = re.search(r"timed out after [0-9.]+ seconds", text)
+        return "the step ran out of time" + (f" ({limit.group(0)})" if limit else "")
     try:
         parsed = json.loads(text)
     except (TypeError, ValueError):

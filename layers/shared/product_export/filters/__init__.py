@@ -5,8 +5,8 @@ the authoritative evaluator over decoded DynamoDB items, ``compile_dynamodb`` de
 superset FilterExpression and ``format_filter`` prints the canonical text.
 """
 
-from product_export.filters.dynamodb import Condition, compile_dynamodb
-from product_export.filters.evaluator import matches, referenced_attributes
+from product_export.filters.dynamodb import Bounds, Condition, compile_dynamodb, field_bounds
+from product_export.filters.evaluator import compile_matcher, matches, referenced_attributes
 from product_export.filters.fields import FIELD_OPERATORS, OPERATORS, resolve_field
 from product_export.filters.model import (
     MAX_FILTER_BYTES,
@@ -27,6 +27,7 @@ __all__ = [
     "MAX_FILTER_BYTES",
     "OPERATORS",
     "And",
+    "Bounds",
     "Comparison",
     "Condition",
     "Expr",
@@ -34,6 +35,8 @@ __all__ = [
     "FilterError",
     "Or",
     "compile_dynamodb",
+    "compile_matcher",
+    "field_bounds",
     "format_filter",
     "matches",
     "parse_filter",

@@ -6,6 +6,10 @@ values only ever appear in ``values`` and attribute names in ``names``, never in
 
 Soundness assumes the stored item shape: top-level scalars, the elements of ``tags`` and
 ``product_types`` and the shopper/admin attribute values are strings (DynamoDB type S).
+
+``field_bounds`` gives the inclusive range a filter's top-level AND terms put on one field, so a
+caller can turn ``gt(updated_at,<time>)`` into a key condition on an index sorted by that field;
+such a query leaves the field out of its FilterExpression (``exclude``), as DynamoDB requires.
 """
 
 from __future__ import annotations
@@ -45,9 +49,48 @@ class _Group:
 _Node = _Test | _Group
 
 
-def compile_dynamodb(expr: Expr | None) -> Condition | None:
-    """The pushed-down condition, or None when nothing can be pushed down (match everything)."""
-    node = _compile(expr) if expr is not None else None
+@dataclass(frozen=True)
+class Bounds:
+    """An inclusive range of a field's text (None = open at that end)."""
+
+    low: str | None = None
+    high: str | None = None
+
+
+def field_bounds(expr: Expr | None, name: str) -> Bounds:
+    """The inclusive bounds the filter's top-level AND terms put on field ``name``.
+
+    Only ``gt``, ``ge``, ``lt``, ``le`` and ``eq`` terms count (``gt`` and ``lt`` widen to inclusive
+    bounds, the evaluator decides the rest), so every item :func:`matches` accepts lies inside them.
+    """
+    low: str | None = None
+    high: str | None = None
+    for term in _conjuncts(expr):
+        if not isinstance(term, Comparison) or term.field.name != name or len(term.values) != 1:
+            continue
+        value = term.values[0]
+        if term.op in ("gt", "ge", "eq"):
+            low = value if low is None else max(low, value)
+        if term.op in ("lt", "le", "eq"):
+            high = value if high is None else min(high, value)
+    return Bounds(low, high)
+
+
+def _conjuncts(expr: Expr | None) -> list[Expr]:
+    if expr is None:
+        return []
+    if isinstance(expr, And):
+        return [inner for term in expr.terms for inner in _conjuncts(term)]
+    return [expr]
+
+
+def compile_dynamodb(expr: Expr | None, *, exclude: frozenset[str] = frozenset()) -> Condition | None:
+    """The pushed-down condition, or None when nothing can be pushed down (match everything).
+
+    Comparisons on the fields named in ``exclude`` (the key attributes of the index queried) are
+    left to the evaluator.
+    """
+    node = _compile(expr, exclude) if expr is not None else None
     if node is None:
         return None
     placeholders = _Placeholders()
@@ -61,10 +104,10 @@ def compile_dynamodb(expr: Expr | None) -> Condition | None:
     )
 
 
-def _compile(expr: Expr) -> _Node | None:
+def _compile(expr: Expr, exclude: frozenset[str]) -> _Node | None:
     if isinstance(expr, Comparison):
-        return _comparison(expr)
-    parts = [_compile(term) for term in expr.terms]
+        return None if expr.field.name in exclude else _comparison(expr)
+    parts = [_compile(term, exclude) for term in expr.terms]
     if isinstance(expr, And):
         kept = tuple(part for part in parts if part is not None)
         if not kept:

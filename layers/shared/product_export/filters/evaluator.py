@@ -31,6 +31,37 @@ def matches(expr: Expr | None, item: Mapping[str, Any]) -> bool:
     return any(matches(term, item) for term in expr.terms)
 
 
+def compile_matcher(expr: Expr | None) -> Callable[[Mapping[str, Any]], bool]:
+    """:func:`matches` for one filter, with its predicates built once (for streams of items)."""
+    if expr is None:
+        return lambda item: True
+    if isinstance(expr, Comparison):
+        return _compile_comparison(expr)
+    terms = tuple(compile_matcher(term) for term in expr.terms)
+    if isinstance(expr, And):
+        return lambda item: all(term(item) for term in terms)
+    return lambda item: any(term(item) for term in terms)
+
+
+def _compile_comparison(expr: Comparison) -> Callable[[Mapping[str, Any]], bool]:
+    if expr.op == "is_null":
+        return lambda item: _compare(expr, item)
+    test = _predicate(expr.op, expr.values)
+    path = expr.field.path
+    if len(path) == 1 and expr.field.name not in LIST_FIELDS and expr.field.name != TEMPLATES:
+        # A top-level scalar (status, sku, ...): its one candidate text, usually the string itself.
+        (name,) = path
+
+        def scalar(item: Mapping[str, Any]) -> bool:
+            value = item.get(name) if isinstance(item, Mapping) else None
+            if value.__class__ is str:
+                return test(value)
+            return _is_scalar(value) and test(cell_text(value))
+
+        return scalar
+    return lambda item: any(test(text) for text in _candidates(expr, item))
+
+
 def referenced_attributes(expr: Expr | None) -> frozenset[str]:
     """The top-level item attributes :func:`matches` reads (for a ProjectionExpression)."""
     if expr is None:

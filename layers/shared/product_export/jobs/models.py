@@ -11,6 +11,10 @@ FINAL_STATUSES: frozenset[str] = frozenset({"success", "failed", "cancelled"})
 # Jobs not yet final carry this attribute: the sparse "open-jobs" index lists them for the sweeper.
 OPEN_ATTRIBUTE = "open"
 OPEN_MARK = "open"
+# A store's export slots (per-store fairness) live in one item of the jobs table; while it has
+# holders it carries OPEN_ATTRIBUTE = SLOTS_MARK, so the sweeper finds it in the same sparse index.
+SLOTS_KEY = "slots#export"
+SLOTS_MARK = "slots"
 
 # status -> the statuses it may be entered from
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -27,6 +31,17 @@ class PartFile(BaseModel):
     key: str
     rows: int
     bytes: int
+    sha256: str | None = None  # of the object's bytes as uploaded (None for jobs from before manifests)
+
+
+class PartCount(BaseModel):
+    """Live progress of one part: rows handed to its writer so far, and whether its object is complete.
+
+    Each write sets the part's running total (never adds), so a retried part counts once."""
+
+    model_config = ConfigDict(frozen=True)
+    rows: int
+    done: bool = False
 
 
 class Job(BaseModel):
@@ -40,13 +55,29 @@ class Job(BaseModel):
     updated_at: str
     started_at: str | None = None
     completed_at: str | None = None
+    # Set when planning begins: the export holds the products created up to this moment (and still
+    # there, still matching, when their part is written); later ones belong to a later export.
+    snapshot_at: str | None = None
     filter: str | None = None
     use_template_slugs: bool = False
     columns: list[str] | None = None  # columns.include of the request, None = every column
+    spreadsheet_safe: bool = False  # cells neutralised against formula injection, UTF-8 BOM
     x_request_id: str | None = None
     files: list[PartFile] = Field(default_factory=list)
     products: int | None = None  # products exported, once known
     error_count: int = 0
+    # Delta exports (see export/delta.py): set when the export is planned.
+    cutover_at: str | None = None  # every change up to this time is in the export
+    since: Literal["last-success"] | None = None  # the request's since parameter
+    since_job_id: str | None = None  # the successful export this one continues from
+    updated_after: str | None = None  # that export's cutover_at: only later changes are exported
+    # Compressed parts (export/compression.py): None = plain CSV.
+    compression: Literal["gzip"] | None = None
+    # Live progress (export/progress.py): set by the planner, then per part by its writer.
+    products_planned: int | None = None
+    parts_planned: int | None = None
+    part_progress: dict[str, PartCount] | None = None  # part number -> its count
+    manifest_key: str | None = None  # the manifest.json of a successful export (export/manifest.py)
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Job:

@@ -15,6 +15,7 @@ from aws_lambda_powertools import Logger
 from product_export.adapters.jobs_table import JobsTable, TransitionRejected
 from product_export.adapters.parts_bucket import PartsBucket
 from product_export.adapters.workflow import ExportWorkflow
+from product_export.errors import NotFound
 from product_export.jobs.models import FINAL_STATUSES, Job
 from product_export.values import format_timestamp, now_timestamp
 
@@ -40,10 +41,15 @@ class Reconciler:
     def execution_ended(self, store_id: str, job_id: str, execution_status: str | None) -> str:
         """The job's execution is over (or never began): a job still open is failed, with why."""
         job = self.jobs.get(store_id, job_id)
-        if job.status in FINAL_STATUSES or execution_status == "RUNNING":
+        if execution_status == "RUNNING":
+            return job.status
+        # The execution is over: whatever it did not finish, its export slot goes back to the store.
+        self.jobs.release_slot(store_id, job_id)
+        if job.status in FINAL_STATUSES:
             return job.status
         message = f"Export failed: {MESSAGES.get(execution_status, MESSAGES['FAILED'])}"
         self.jobs.add_errors(store_id, job_id, [message], first_number=job.error_count + 1)
+        self.bucket.abort_uploads(f"{store_id}/{job_id}/")
         self.bucket.delete_prefix(f"{store_id}/{job_id}/")
         now = now_timestamp()
         try:
@@ -58,11 +64,28 @@ class Reconciler:
         return failed.status
 
     def sweep(self, *, now: datetime | None = None) -> list[Job]:
-        """Reconcile every open job whose execution is no longer running; returns those it failed."""
+        """Reconcile every open job whose execution is no longer running, and give back the export
+        slots of jobs that are over; returns the jobs it failed."""
         moment = now or datetime.now(UTC)
         reconciled = []
         for job in self.jobs.open_jobs(created_before=format_timestamp(moment - START_GRACE)):
             status = self.workflow.status(job.id)
             if status != "RUNNING" and self.execution_ended(job.store_id, job.id, status) == "failed":
                 reconciled.append(job)
+        self.release_stale_slots()
         return reconciled
+
+    def release_stale_slots(self) -> list[str]:
+        """Slots held by jobs that are final (a step stopped between recording the outcome and giving
+        the slot back) or gone are given back; returns those jobs' ids."""
+        released = []
+        for store_id in self.jobs.stores_with_slot_holders():
+            for job_id in self.jobs.slot_holders(store_id):
+                try:
+                    over = self.jobs.get(store_id, job_id).status in FINAL_STATUSES
+                except NotFound:
+                    over = True
+                if over and self.jobs.release_slot(store_id, job_id):
+                    logger.warning("released the slot of a finished export", extra={"job_id": job_id})
+                    released.append(job_id)
+        return released

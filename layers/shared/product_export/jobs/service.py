@@ -36,6 +36,7 @@ class JobsService:
         """Cancel a pending or started job (stopping its workflow, removing its parts). Idempotent."""
         job = self.jobs.get(store_id, job_id)
         if job.status == "cancelled":
+            self.jobs.release_slot(store_id, job_id)  # in case an earlier cancel stopped before it
             return job
         now = now_timestamp()
         try:
@@ -46,6 +47,8 @@ class JobsService:
             raise Unprocessable(
                 f"Job {job_id} is already {rejected.job.status} and cannot be cancelled"
             ) from None
+        # After the transition: a slot can no longer be taken for the job, so none is left held.
+        self.jobs.release_slot(store_id, job_id)
         try:
             self.workflow.stop(job_id, cause="Cancelled through the jobs API")
         except Exception:

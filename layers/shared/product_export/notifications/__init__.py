@@ -1,0 +1,1 @@
+"""Completion notifications: the event every finished export publishes, and per-store webhooks."""

@@ -1,0 +1,237 @@
+"""Whole workflow steps failing, through the template's state machine: a Lambda running out of time,
+the planner failing, the last step failing. Every job still ends final, says why at /errors, and
+leaves neither objects nor open uploads behind; no export slot stays taken."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from local.lambdas import FunctionTimedOut
+from local.stack import EmbeddedStack
+from local.stores import DemoStore as Store
+from local.template import Template, _logical_of
+from product_export.adapters.jobs_table import JobsTable
+from product_export.adapters.workflow import ExportWorkflow
+from product_export.export.service import part_key
+from tests.support import ApiClient, load_event, parse_csv, product
+
+pytestmark = pytest.mark.workflow
+Intercept = Callable[[Any, Any, Callable[[Any], Any]], Any]
+
+
+def _bucket_state(stack: EmbeddedStack, store: Store, job_id: str) -> tuple[list[str], list[str]]:
+    s3, bucket = stack.client("s3"), stack.environment()["PARTS_BUCKET"]
+    prefix = f"{store.store_id}/{job_id}/"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+    uploads = [u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix).get("Uploads", [])]
+    return sorted(keys), uploads
+
+
+def _errors(admin: ApiClient, job_id: str) -> list[str]:
+    return [e["attributes"]["message"] for e in admin.get(f"/pcm/jobs/{job_id}/errors").json()["data"]]
+
+
+def _no_slot_held(store: Store, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while JobsTable().slot_holders(store.store_id):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _killed_writer_leftover(stack: EmbeddedStack, store: Store, job_id: str, number: int) -> None:
+    """What a part writer killed by its time limit leaves: an open multipart upload with a chunk."""
+    s3, bucket = stack.client("s3"), stack.environment()["PARTS_BUCKET"]
+    key = part_key(JobsTable().get(store.store_id, job_id), number)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=1, Body=b"id,name\r\nhalf a row,")
+
+
+@pytest.mark.stack_parameters(PartSize=2)
+def test_a_part_writer_out_of_time_gets_one_more_try(
+    stack: EmbeddedStack, store: Store, admin: ApiClient
+) -> None:
+    ids = {admin.create_product(product(n))["id"] for n in range(1, 6)}
+    calls: Counter[tuple[str, int]] = Counter()
+    mode = {"once": True}
+
+    def writer(event: Any, context: Any, call_real: Callable[[Any], Any]) -> Any:
+        job_id, number = event["job_id"], event["part"]["number"]
+        calls[(job_id, number)] += 1
+        if mode["once"] and number == 2 and calls[(job_id, number)] == 1:
+            _killed_writer_leftover(stack, store, job_id, number)
+            raise FunctionTimedOut(900)
+        if not mode["once"] and number == 1:
+            raise FunctionTimedOut(900)
+        return call_real(event)
+
+    stack.dispatcher.intercept("WritePartFunction", writer)
+
+    # Out of time once: retried, and the killed attempt's upload is aborted.
+    job = admin.wait_for_job(admin.export()["id"], timeout=60)
+    assert job["attributes"]["status"] == "success", _errors(admin, job["id"])
+    assert calls[(job["id"], 2)] == 2
+    rows = [
+        row["id"]
+        for url in job["meta"]["file_locations"]
+        for row in parse_csv(requests.get(url, timeout=30).content)[1]
+    ]
+    assert sorted(rows) == sorted(ids), "each product exactly once"
+    keys, uploads = _bucket_state(stack, store, job["id"])
+    assert uploads == [], "the killed writer's upload is aborted"
+    assert [key for key in keys if key.endswith(".csv")] == sorted(
+        part_key(JobsTable().get(store.store_id, job["id"]), n) for n in (1, 2, 3)
+    )
+
+    # Out of time twice: the part fails, readably, and nothing is left.
+    mode["once"] = False
+    job = admin.wait_for_job(admin.export()["id"], timeout=60)
+    assert job["attributes"]["status"] == "failed"
+    assert calls[(job["id"], 1)] == 2, "one more try, not more"
+    assert _errors(admin, job["id"]) == [
+        "Part 1 failed: the step ran out of time (timed out after 900.00 seconds)"
+    ]
+    assert job["meta"]["file_locations"] is None
+    assert _bucket_state(stack, store, job["id"]) == ([], [])
+    assert _no_slot_held(store)
+
+
+def test_the_planner_failing_fails_the_job_and_leaves_no_plan(
+    stack: EmbeddedStack, store: Store, admin: ApiClient
+) -> None:
+    admin.create_product(product(1))
+    calls: Counter[str] = Counter()
+    mode = {"fault": "timeout"}
+
+    def planner(event: Any, context: Any, call_real: Callable[[Any], Any]) -> Any:
+        calls[event["job_id"]] += 1
+        if mode["fault"] == "timeout":
+            raise FunctionTimedOut(900)
+        call_real(event)  # the plan (plan.json) is stored, then the step fails
+        raise RuntimeError("catalogue unreadable")
+
+    stack.dispatcher.intercept("PlanExportFunction", planner)
+
+    # Out of time: planning the same store again would take as long, so it is not retried.
+    job = admin.wait_for_job(admin.export()["id"], timeout=60)
+    assert job["attributes"]["status"] == "failed"
+    assert calls[job["id"]] == 1
+    assert _errors(admin, job["id"]) == [
+        "Export failed: the step ran out of time (timed out after 900.00 seconds)"
+    ]
+    assert _bucket_state(stack, store, job["id"]) == ([], [])
+
+    # A permanent error after the plan was stored: failed at once, the plan removed.
+    mode["fault"] = "error"
+    job = admin.wait_for_job(admin.export()["id"], timeout=60)
+    assert job["attributes"]["status"] == "failed"
+    assert calls[job["id"]] == 1, "a permanent error is not retried"
+    assert _errors(admin, job["id"]) == ["Export failed: RuntimeError: catalogue unreadable"]
+    assert job["meta"]["file_locations"] is None
+    assert _bucket_state(stack, store, job["id"]) == ([], []), "plan.json is gone"
+    assert _no_slot_held(store)
+
+
+def test_the_last_step_failing_is_retried_then_recorded(
+    stack: EmbeddedStack, store: Store, admin: ApiClient
+) -> None:
+    admin.create_product(product(1))
+    calls: Counter[str] = Counter()
+    mode = {"always": False}
+
+    def finalize(event: Any, context: Any, call_real: Callable[[Any], Any]) -> Any:
+        calls[event["job_id"]] += 1
+        if event["outcome"] == "written" and (mode["always"] or calls[event["job_id"]] == 1):
+            raise RuntimeError("jobs table unreachable")
+        return call_real(event)
+
+    stack.dispatcher.intercept("FinalizeExportFunction", finalize)
+
+    # Once: recording the outcome is tried again, and the export succeeds.
+    job = admin.wait_for_job(admin.export()["id"], timeout=60)
+    assert job["attributes"]["status"] == "success"
+    assert calls[job["id"]] == 2
+    assert len(job["meta"]["file_locations"]) == 1
+
+    # Every time: after its tries, the failure is recorded (by the failure step) and the parts go.
+    mode["always"] = True
+    job = admin.wait_for_job(admin.export()["id"], timeout=60)
+    assert job["attributes"]["status"] == "failed"
+    assert _errors(admin, job["id"]) == ["Export failed: RuntimeError: jobs table unreachable"]
+    assert job["meta"]["file_locations"] is None
+    assert _bucket_state(stack, store, job["id"]) == ([], [])
+    assert _no_slot_held(store)
+
+
+def test_the_last_step_broken_for_good_still_ends_the_job(
+    stack: EmbeddedStack, store: Store, admin: ApiClient
+) -> None:
+    admin.create_product(product(1))
+
+    def broken(event: Any, context: Any, call_real: Callable[[Any], Any]) -> Any:
+        raise RuntimeError("finalizer broken")
+
+    stack.dispatcher.intercept("FinalizeExportFunction", broken)
+    job_id = admin.export()["id"]
+    ended = stack.wait_for_execution(ExportWorkflow().execution_arn(job_id), timeout=60)
+    assert ended["status"] == "FAILED"
+    assert admin.get(f"/pcm/jobs/{job_id}").json()["data"]["attributes"]["status"] == "started"
+
+    # EventBridge hands the execution's status change to the reconciler.
+    event = load_event("reconcile_exports-execution-timed-out.json")
+    event["detail"].update(
+        executionArn=ended["executionArn"], name=job_id, status=ended["status"], input=ended["input"]
+    )
+    assert json.loads(ended["input"]) == {"store_id": store.store_id, "job_id": job_id}
+    assert stack.dispatcher.invoke("ReconcileExportsFunction", event) == {
+        "job_id": job_id,
+        "status": "failed",
+    }
+
+    job = admin.get(f"/pcm/jobs/{job_id}").json()["data"]
+    assert job["attributes"]["status"] == "failed" and job["attributes"]["completed_at"]
+    assert _errors(admin, job_id) == ["Export failed: The export's workflow failed without recording why"]
+    assert _bucket_state(stack, store, job_id) == ([], []), "its part is removed"
+    assert _no_slot_held(store)
+    assert list(JobsTable().open_jobs(created_before="9999")) == [], "no job is left pending or started"
+
+
+def _task_states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            yield name, state
+        for inner in (
+            (state.get("ItemProcessor") or state.get("Iterator") or {}).get("States", {}),
+            *(branch["States"] for branch in state.get("Branches", [])),
+        ):
+            yield from _task_states(inner)
+
+
+def test_every_task_gives_its_lambda_time_to_time_out_first() -> None:
+    """Each Task waits a little longer than its function may run, so a function out of time is
+    reported as such (and a retry never starts beside a writer still running)."""
+    template = Template.load()
+    machine = template.state_machine()
+    assert machine is not None and machine.definition_path is not None
+    functions = {name: _logical_of(value) for name, value in machine.substitutions.items()}
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return functions[name] if name.endswith("FunctionArn") else "1"
+
+    text = machine.definition_path.read_text(encoding="utf-8")
+    definition = json.loads(re.sub(r"\$\{(\w+)\}", substitute, text))
+    tasks = dict(_task_states(definition["States"]))
+    assert set(tasks) == {"AcquireSlot", "PlanExport", "WritePart", "FinalizeExport", "RecordFailure"}
+    for name, state in tasks.items():
+        function = template.function(state["Parameters"]["FunctionName"])
+        assert state["TimeoutSeconds"] > function.timeout, name
