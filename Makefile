@@ -58,7 +58,7 @@ build: setup
 store: setup
 	$(BIN)/python tools/create_store.py --stack $(STACK) --name "$(or $(NAME),store)"
 
-## Benchmarks (not run by CI): part writer, memory, end to end on the local stack (~30 min); prints a
+## Benchmarks (not run by CI): part writer, memory, end to end on the local stack (30-60 min); prints a
 ## table, writes bench/results.json and bench/results.png. QUICK=1: small sizes, nothing saved.
 bench: setup
 	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/requirements.txt

@@ -6,10 +6,11 @@ is replaced. Both boto3 clients get a ``before-send`` handler that answers like 
 
 - ``QueryServer`` answers DynamoDB ``Query`` with the JSON bytes DynamoDB sends (compact UTF-8,
   pages of up to 1 MB of item data before projection, ``LastEvaluatedKey``, ``x-amz-crc32``),
-  applying the request's key condition, ``ProjectionExpression`` and the simple equality
-  ``FilterExpression`` the bench's filter compiles to. Bodies are either built once and kept
-  (``keep_pages=True``, the throughput bench: building them is the service's work, not the
-  writer's) or built for each request and dropped (the memory bench: nothing grows with the part).
+  applying the request's key condition, ``ProjectionExpression`` and the simple comparisons the
+  bench's filter and the job's snapshot compile to (``FilterExpression``). Bodies are either built
+  once and kept (``keep_pages=True``, the throughput bench: building them is the service's work,
+  not the writer's) or built for each request and dropped (the memory bench: nothing grows with
+  the part).
 - ``UploadServer`` answers S3 multipart uploads and only counts the bytes of each part.
 
 The job and the part's plan (its header) come from two small stand-ins, ``BenchJobs`` and
@@ -21,6 +22,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import operator
 import os
 import re
 import zlib
@@ -48,6 +50,7 @@ from product_export.catalogue.products import new_item  # noqa: E402
 from product_export.export.columns import Column, build_columns  # noqa: E402
 from product_export.export.service import ExportService, plan_key  # noqa: E402
 from product_export.jobs.models import Job  # noqa: E402
+from product_export.values import now_timestamp  # noqa: E402
 
 STORE = "bench-store"
 JOB_ID = "0190b0b0-0000-7000-8000-000000000001"
@@ -164,7 +167,8 @@ def _response(request: Any, status: int, headers: dict[str, str], body: bytes) -
     return AWSResponse(request.url, status, headers, _Raw(body))
 
 
-_EQUALITY = re.compile(r"^\(?(#\w+) = (:\w+)\)?$")
+_COMPARISON = re.compile(r"^\(?(#\w+) (=|<=|<|>=|>) (:\w+)\)?$")
+_OPERATORS = {"=": operator.eq, "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
 
 
 class QueryServer:
@@ -213,19 +217,20 @@ class QueryServer:
     @staticmethod
     def _conditions(
         expression: str | None, names: dict[str, str], values: dict[str, Any]
-    ) -> list[tuple[str, str]]:
+    ) -> list[tuple[str, str, str]]:
         if not expression:
             return []
         conditions = []
         for term in expression.split(" AND "):
-            match = _EQUALITY.match(term.strip())
+            match = _COMPARISON.match(term.strip())
             if not match:
-                raise AssertionError(f"the bench DynamoDB only evaluates equalities, not {expression!r}")
-            conditions.append((names[match.group(1)], values[match.group(2)]["S"]))
+                raise AssertionError(f"the bench DynamoDB only evaluates comparisons, not {expression!r}")
+            name, comparison, value = match.groups()
+            conditions.append((names[name], comparison, values[value]["S"]))
         return conditions
 
     def _page(
-        self, first: int, attributes: tuple[str, ...] | None, conditions: list[tuple[str, str]]
+        self, first: int, attributes: tuple[str, ...] | None, conditions: list[tuple[str, str, str]]
     ) -> bytes:
         items: list[dict[str, Any]] = []
         read = 0
@@ -234,7 +239,10 @@ class QueryServer:
             typed = self.catalogue.typed(number)
             read += len(json.dumps(typed, ensure_ascii=False, separators=(",", ":")).encode())
             number += 1
-            if any(typed.get(name) != {"S": value} for name, value in conditions):
+            if not all(
+                "S" in typed.get(name, {}) and _OPERATORS[comparison](typed[name]["S"], value)
+                for name, comparison, value in conditions
+            ):
                 continue
             if attributes is not None:
                 typed = {name: typed[name] for name in attributes if name in typed}
@@ -316,10 +324,11 @@ class CapturingUpload(CountingUpload):
 
 
 class BenchJobs:
-    """The jobs table as write_part reads it: the job is ``started``."""
+    """The jobs table as write_part reads it: the job is ``started``, planned now (its snapshot
+    holds every product built before, as the planner's would)."""
 
     def __init__(self) -> None:
-        now = "2026-11-28T12:00:00.000Z"
+        now = now_timestamp()
         self.job = Job(
             id=JOB_ID,
             store_id=STORE,
@@ -327,6 +336,7 @@ class BenchJobs:
             created_at=now,
             updated_at=now,
             started_at=now,
+            snapshot_at=now,
             filter=FILTER,
         )
 

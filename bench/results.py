@@ -10,6 +10,7 @@ replaced atomically under a lock, so benchmarks run side by side never lose each
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import tempfile
@@ -23,7 +24,9 @@ RESULTS = Path(__file__).resolve().parent / "results.json"
 
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    with open(path.with_suffix(".lock"), "w") as lock:
+    # The lock lives outside the repository: the results file itself is replaced, not rewritten.
+    name = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"bench-results-{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield

@@ -29,7 +29,7 @@ from bench.results import RESULTS, load_results, print_table  # noqa: E402
 # (name, script, arguments for --quick); a script that is not there is skipped with a note.
 SUITE = (
     ("part writer", "writer.py", ["--rows", "5000", "--rounds", "3", "--no-save"]),
-    ("memory", "memory.py", ["--no-save"]),
+    ("memory", "memory.py", ["--sizes", "2000,10000", "--no-save"]),
     ("end to end", "end_to_end.py", ["--quick"]),
     ("planner", "planner.py", ["--products", "5001", "--rounds", "1", "--no-save"]),
     ("scaling model", "scaling_model.py", ["--no-save"]),

@@ -17,7 +17,9 @@ from tests.hostile.battery import CASES, LOCK, PROFILE, WAITED
 @pytest.fixture(scope="module")
 def hostile_stack() -> Iterator[EmbeddedStack]:
     """One moto-backed stack per module: hypothesis runs many examples against it."""
-    with embedded_stack(parameters={"PartSize": "5", "LogLevel": "ERROR"}) as created:
+    # No hourly export cap: the battery starts far more exports than a store may in an hour.
+    parameters = {"PartSize": "5", "LogLevel": "ERROR", "ExportsPerStorePerHour": "0"}
+    with embedded_stack(parameters=parameters) as created:
         yield created
 
 

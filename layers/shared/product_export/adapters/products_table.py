@@ -18,7 +18,14 @@ from product_export.filters import Condition
 from product_export.settings import get_settings
 
 # DynamoDB's answers (ValidationException) for an item over its limits; the message says which.
-_ITEM_LIMITS = ("Item size has exceeded", "Item size to update has exceeded", "Nesting Levels have exceeded")
+_ITEM_LIMITS = (
+    "Item size has exceeded",
+    "Item size to update has exceeded",
+    "Nesting Levels have exceeded",
+    "significant digits",  # a number of more than 38 digits
+    "Number overflow",  # magnitude over 9.99e125
+    "Number underflow",  # magnitude under 1e-130
+)
 
 
 # template.yaml ProductsTable: pk = the shard partition, sort key updated_at, every attribute projected.
@@ -149,7 +156,8 @@ class ProductsTable:
             if error.response["Error"]["Code"] == "ValidationException" and any(
                 limit in message for limit in _ITEM_LIMITS
             ):
-                # The product itself is unstorable (over 400 KB, or nested deeper than 32 levels).
+                # The product itself is unstorable (over 400 KB, nested deeper than 32 levels, or
+                # holding a number DynamoDB cannot represent).
                 raise Unprocessable(
                     f"The product cannot be stored: {message}", source="/data/attributes"
                 ) from error

@@ -140,8 +140,9 @@ def page_of(app: APIGatewayRestResolver) -> tuple[int, int]:
 
 def _int_param(app: APIGatewayRestResolver, name: str, default: int, low: int, high: int) -> int:
     raw = app.current_event.get_query_string_value(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
+    # An empty value is no integer (EP's SDK leaves the parameter out instead).
     # ASCII digits only: str.isdigit() also accepts '²' or '٣', which int() refuses or reads.
     if not _DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
         raise BadRequest(f"{name} must be an integer from {low} to {high}", source=name)
@@ -192,6 +193,11 @@ def json_body(app: APIGatewayRestResolver, *, required: bool = True) -> Any:
     if not any(content_type.startswith(accepted) for accepted in ACCEPTED_BODY_TYPES):
         raise UnsupportedMediaType(f"Content-Type must be application/json, not {content_type}")
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_not_json)
     except (ValueError, RecursionError) as error:
         raise BadRequest(f"The request body is not valid JSON: {error}") from None
+
+
+def _not_json(constant: str) -> Any:
+    """NaN and Infinity are not JSON (RFC 8259), though Python's json module reads them."""
+    raise ValueError(f"{constant} is not a JSON value")

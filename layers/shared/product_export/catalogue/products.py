@@ -95,7 +95,7 @@ def _apply(store_id: str, item: dict[str, Any], data: ProductData, now: str) -> 
             "components",
             attributes.components
             and {
-                name: component.model_dump(exclude_none=True)
+                name: _stored_numbers(component.model_dump(exclude_none=True))
                 for name, component in attributes.components.items()
             },
         )
@@ -134,6 +134,15 @@ def _set(item: dict[str, Any], field: str, value: Any) -> None:
         item.pop(field, None)
     else:
         item[field] = value
+
+
+def _stored_numbers(value: Any) -> Any:
+    """Components may carry any JSON (extra fields): their floats are stored as Decimal too."""
+    if isinstance(value, dict):
+        return {key: _stored_numbers(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_stored_numbers(inner) for inner in value]
+    return to_stored_number(value)
 
 
 def _json_number(value: Any) -> Any:
