@@ -136,12 +136,21 @@ def _set(item: dict[str, Any], field: str, value: Any) -> None:
         item[field] = value
 
 
-def _stored_numbers(value: Any) -> Any:
+# DynamoDB stores documents nested at most 32 levels; the item and "components" take two.
+MAX_COMPONENT_DEPTH = 30
+
+
+def _stored_numbers(value: Any, depth: int = 0) -> Any:
     """Components may carry any JSON (extra fields): their floats are stored as Decimal too."""
+    if depth > MAX_COMPONENT_DEPTH:
+        raise Unprocessable(
+            f"components are nested more than {MAX_COMPONENT_DEPTH} levels deep",
+            source="/data/attributes/components",
+        )
     if isinstance(value, dict):
-        return {key: _stored_numbers(inner) for key, inner in value.items()}
+        return {key: _stored_numbers(inner, depth + 1) for key, inner in value.items()}
     if isinstance(value, list):
-        return [_stored_numbers(inner) for inner in value]
+        return [_stored_numbers(inner, depth + 1) for inner in value]
     return to_stored_number(value)
 
 
