@@ -171,7 +171,7 @@ def test_inputs_the_battery_found_get_a_correct_answer(service: LocalService) ->
     for method, path, options, status in cases:
         headers = {} if options.pop("no_auth", False) else dict(auth)
         headers |= options.pop("headers", {})
-        count_case("known server errors")
+        count_case("regressions")
         quiet.before()
         answer = requests.request(method, f"{base}{path}", headers=headers, timeout=60, **options)
         count_answer(answer.status_code)
