@@ -446,9 +446,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "1")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
-    # dynalite keeps the table in memory: 500,000 products (each also in the updated-at index) and
-    # their 1,000,000 uniqueness guards outgrow Node's default heap of about 4 GB.
-    os.environ.setdefault("NODE_OPTIONS", "--max-old-space-size=12288")
     if args.sizes:
         sizes = [int(size) for size in args.sizes.split(",")]
     else:

@@ -5,8 +5,9 @@
 Runs, each in its own process so that one's memory and threads do not colour the next: the part
 writer's throughput (bench/writer.py) and memory (bench/memory.py), when present, then the end-to-end
 comparison on the local stack (bench/end_to_end.py, several minutes at 500,000 products), the plan
-step reading 16 shards at once against one at a time (bench/planner.py) and the AWS scaling model
-drawn from the measurements (bench/scaling_model.py). Each merges its own keys into
+step reading 16 shards at once against one at a time (bench/planner.py), the AWS scaling model
+drawn from the measurements (bench/scaling_model.py) and `make demo` timed phase by phase
+(bench/demo.py). Each merges its own keys into
 bench/results.json; bench/chart.py then draws bench/results.png and the
 table below is printed from the file. ``--quick`` runs small sizes and saves nothing (a smoke test
 of the suite, not a measurement).
@@ -33,12 +34,16 @@ SUITE = (
     ("end to end", "end_to_end.py", ["--quick"]),
     ("planner", "planner.py", ["--products", "5001", "--rounds", "1", "--no-save"]),
     ("scaling model", "scaling_model.py", ["--no-save"]),
+    ("make demo", "demo.py", ["--products", "5000", "--no-save"]),
 )
 TARGETS: dict[str, tuple[str, Callable[[float], bool]]] = {
     "writer_ratio": ("≥ 0.50", lambda v: v >= 0.5),
     "memory_growth_mib": ("< 32 MiB from 10,000 to 200,000 products", lambda v: v < 32),
     "workflow_vs_script_120k": ("≤ 1.00 (not slower than the script)", lambda v: v <= 1.0),
     "workflow_vs_script_500k": ("< 1.00 (faster than the script)", lambda v: v < 1.0),
+    "demo_seed_seconds": ("≤ 60 s (120,001 products)", lambda v: v <= 60),
+    "demo_export_seconds": ("≤ 60 s (120,001 products)", lambda v: v <= 60),
+    "demo_total_seconds": ("≤ 180 s", lambda v: v <= 180),
     "planner_16_vs_1_readers": ("< 1.00 (reading the shards at once is faster)", lambda v: v < 1.0),
 }
 

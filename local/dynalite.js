@@ -71,21 +71,43 @@ function bulkPut (req, res) {
     const items = request && request.Items
     if (typeof request.TableName !== 'string' || !Array.isArray(items))
       return answer(res, 400, { message: 'expected {"TableName": string, "Items": [item, ...]}' })
-    let pending = items.length
-    const errors = []
-    if (pending === 0) return answer(res, 200, { Written: 0 })
-    for (const Item of items) {
-      putItem(store, { TableName: request.TableName, Item }, (err) => {
-        if (err) errors.push(err.body ? err.body.message : String(err.message || err))
-        if (--pending > 0) return
-        if (errors.length) return answer(res, 400, { message: errors[0], Failed: errors.length })
-        answer(res, 200, { Written: items.length })
-      })
-    }
+    if (items.length === 0) return answer(res, 200, { Written: 0 })
+    store.getTable(request.TableName, true, (err, table) => {
+      if (err) return answer(res, 400, { message: err.body ? err.body.message : String(err.message || err) })
+      putAll(withTable(store, table), request.TableName, items, res)
+    })
   })
+}
+
+// The store as PutItem sees it, with the table's description read once per request rather than
+// decoded from dynalite's table store for every item (a tenth of its CPU when seeding).
+function withTable (store, table) {
+  const view = Object.create(store)
+  view.getTable = (name, checkStatus, cb) => {
+    if (typeof checkStatus === 'function') cb = checkStatus
+    if (name !== table.TableName) return store.getTable(name, checkStatus, cb)
+    process.nextTick(cb, null, table)
+  }
+  return view
+}
+
+function putAll (view, TableName, items, res) {
+  let pending = items.length
+  const errors = []
+  for (const Item of items) {
+    putItem(view, { TableName, Item }, (err) => {
+      if (err) errors.push(err.body ? err.body.message : String(err.message || err))
+      if (--pending > 0) return
+      if (errors.length) return answer(res, 400, { message: errors[0], Failed: errors.length })
+      answer(res, 200, { Written: items.length })
+    })
+  }
 }
 
 server.listen(argv.port || 4567, argv.host || undefined, () => {
   const address = server.address()
   console.log('Dynalite listening at: http://%s:%s', argv.host || 'localhost', address.port)
 })
+
+// Exit normally on SIGTERM (the stack's stop): node's exit hooks run, e.g. --cpu-prof's writer.
+process.on('SIGTERM', () => server.close(() => process.exit(0)))

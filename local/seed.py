@@ -16,17 +16,17 @@ import multiprocessing
 import os
 import urllib.parse
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import boto3
+import msgspec
 
 from local.dynamodb_server import BULK_PUT_PATH
 from product_export.adapters.products_table import ProductsTable
 from product_export.catalogue.models import ProductData
 from product_export.catalogue.products import new_item
 
-THREADS = 2  # per process: one request in flight while the next is built
 BULK_ITEMS = 500  # items per bulk-load request: ~0.5 MB bodies
 
 
@@ -75,7 +75,7 @@ class BulkLoader:
 
     The route (``local/dynalite.js``) stores each item with dynalite's own PutItem, indexes
     included, without the DynamoDB API's per-request overhead; the bodies are written as JSON text
-    here rather than serialised by boto3 (which costs more CPU than storing the item).
+    here (msgspec) rather than serialised by boto3 (which costs more CPU than storing the item).
     """
 
     def __init__(self, table: str) -> None:
@@ -94,9 +94,9 @@ class BulkLoader:
         return written + (self._put(batch) if batch else 0)
 
     def _put(self, items: list[dict[str, Any]]) -> int:
-        body = json.dumps({"TableName": self.table, "Items": items}, separators=(",", ":"))
+        body = msgspec.json.encode({"TableName": self.table, "Items": items})
         self.connection.request(
-            "POST", BULK_PUT_PATH, body=body.encode(), headers={"Content-Type": "application/json"}
+            "POST", BULK_PUT_PATH, body=body, headers={"Content-Type": "application/json"}
         )
         response = self.connection.getresponse()
         answer = json.loads(response.read() or b"{}")
@@ -106,16 +106,10 @@ class BulkLoader:
 
 
 def _load(store_id: str, numbers: range, bundle: bool) -> int:
-    """One worker's share, written by threads so that building and sending overlap."""
+    """One worker process's share: build, encode and send, one bulk request at a time (the other
+    worker's request keeps the server busy meanwhile; a second thread here only adds GIL switching)."""
     table = ProductsTable()
-    step = -(-len(numbers) // THREADS) or 1
-    shares = [numbers[start : start + step] for start in range(0, len(numbers), step)]
-
-    def load(share: range) -> None:
-        BulkLoader(table.table).put_all(table.encoded_for_load(store_id, _items(store_id, share, bundle)))
-
-    with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        list(pool.map(load, shares))
+    BulkLoader(table.table).put_all(table.encoded_for_load(store_id, _items(store_id, numbers, bundle)))
     return len(numbers)
 
 

@@ -14,19 +14,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "shared"))
-
-import boto3
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from product_export.adapters.keys_table import KeysTable
 from product_export.auth.service import AuthService
-
-
-def _table_from_stack(stack: str) -> str:
-    outputs = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
-    for output in outputs:
-        if output["OutputKey"] == "ApplicationKeysTableName":
-            return str(output["OutputValue"])
-    raise SystemExit(f"stack {stack} has no ApplicationKeysTableName output")
+from tools.stack_resources import physical_id
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="store", help="a label for the store")
     args = parser.parse_args(argv)
 
-    table = args.table or _table_from_stack(args.stack)
+    table = args.table or physical_id(args.stack, "ApplicationKeysTable")
     # Creating a key needs no signing key: tokens are issued later by the deployed service.
     key, secret = AuthService(KeysTable(table), signing_key=lambda: "").create_store(args.name)
     print(

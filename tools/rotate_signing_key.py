@@ -17,18 +17,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "shared"))
-
-import boto3
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from product_export.adapters.signing_key import retire_previous_key, rotate_signing_key
 from product_export.auth.tokens import key_id
-
-
-def _secret_of(stack: str) -> str:
-    resource = boto3.client("cloudformation").describe_stack_resource(
-        StackName=stack, LogicalResourceId="TokenSigningSecret"
-    )
-    return str(resource["StackResourceDetail"]["PhysicalResourceId"])
+from tools.stack_resources import physical_id
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retire", action="store_true", help="step 2: drop the previous key")
     args = parser.parse_args(argv)
 
-    secret = args.secret or _secret_of(args.stack)
+    secret = args.secret or physical_id(args.stack, "TokenSigningSecret")
     ring = retire_previous_key(secret) if args.retire else rotate_signing_key(secret)
     kids = {"current_kid": ring.current_kid, "previous_kid": key_id(ring.previous) if ring.previous else None}
     print(json.dumps(kids, indent=2))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -166,3 +169,33 @@ def test_seeded_catalogue_is_what_the_api_lists(service: LocalService) -> None:
         timeout=30,
     )
     assert duplicate.status_code == 409, "seeded products hold their uniqueness guards"
+
+
+def _readme_block(after: str) -> str:
+    """The first ```sh block of README.md after the line holding ``after``."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("```sh\n", text.index(after)) + len("```sh\n")
+    return text[start : text.index("```", start)]
+
+
+def test_the_readme_curl_session_works_as_written(service: LocalService) -> None:
+    """README's "Running it locally" curl session, run by bash as written, against `make serve`'s
+    stack: only the port and the printed client id and secret are filled in."""
+    store = create_store(service.stack, "readme store")
+    script = (
+        _readme_block("In a second terminal:")
+        .replace("http://127.0.0.1:3000", service.base_url)
+        .replace("<client_id>", store.client_id)
+        .replace("<client_secret>", store.client_secret)
+    )
+    run = subprocess.run(["bash", "-c", script], capture_output=True, timeout=180, check=False)
+    assert run.returncode == 0 and not run.stderr, run.stderr
+    output = run.stdout  # bytes: the part's CRLF line ends must reach its checksum unchanged
+    assert re.search(rb"\rsuccess +\[#{30}\] 1/1 products, parts 1/1\n", output), output
+    part = output[output.index(b"id,external_ref,") : output.rindex(b'{"version"')]
+    rows = list(csv.reader(io.StringIO(part.decode("utf-8"), newline="")))
+    assert len(rows) == 2 and rows[1][rows[0].index("name")] == 'Shoe, "red"', rows
+    manifest = json.loads(output[output.rindex(b'{"version"') :])
+    [entry] = manifest["parts"]
+    checked = (1, len(part), hashlib.sha256(part).hexdigest())
+    assert (entry["rows"], entry["bytes"], entry["sha256"]) == checked
