@@ -177,7 +177,7 @@ class QueryServer:
     def __init__(self, catalogue: Catalogue, *, keep_pages: bool) -> None:
         self.catalogue = catalogue
         self.keep_pages = keep_pages
-        self.pages: dict[tuple[Any, ...], bytes] = {}
+        self.pages: dict[tuple[Any, ...], tuple[bytes, str]] = {}  # body, x-amz-crc32
         self.requests = 0
         self.body_bytes = 0
 
@@ -201,17 +201,17 @@ class QueryServer:
         if values.get(":pk", {}).get("S") != f"{STORE}#{SHARD:02d}":
             raise AssertionError(f"unexpected partition {values.get(':pk')}")
         key = (first, attributes, tuple(conditions))
-        body = self.pages.get(key)
-        if body is None:
+        page = self.pages.get(key)
+        if page is None:
             body = self._page(first, attributes, conditions)
+            # The service's checksum of its answer, kept with it (botocore checks it every time).
+            page = body, str(zlib.crc32(body) & 0xFFFFFFFF)
             if self.keep_pages:
-                self.pages[key] = body
+                self.pages[key] = page
+        body, crc32 = page
         self.requests += 1
         self.body_bytes += len(body)
-        headers = {
-            "Content-Type": "application/x-amz-json-1.0",
-            "x-amz-crc32": str(zlib.crc32(body) & 0xFFFFFFFF),
-        }
+        headers = {"Content-Type": "application/x-amz-json-1.0", "x-amz-crc32": crc32}
         return _response(request, 200, headers, body)
 
     @staticmethod

@@ -1,6 +1,6 @@
 """Part writer throughput against the limit, measured in one run (prints a table, merges results).
 
-    .venv/bin/python bench/writer.py [--rows 20000] [--rounds 7] [--profile]
+    .venv/bin/python bench/writer.py [--rows 20000] [--rounds 9] [--profile]
 
 Writer: the production WritePart step (``ExportService.write_part``) over one part of ``--rows``
 products of about 2 KB, from DynamoDB Query response bodies (the JSON bytes DynamoDB sends, 1 MB
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=20_000)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--profile", action="store_true", help="print a profile of one writer run")
     parser.add_argument("--no-save", action="store_true", help="do not merge into bench/results.json")
     args = parser.parse_args(argv)

@@ -99,6 +99,20 @@ def test_cells_render_like_the_api_shows_values() -> None:
     assert cell(item, ("name",)) == ""
 
 
+@pytest.mark.parametrize(
+    ("stored", "text"),
+    [
+        ("1E+30", "1" + "0" * 30),
+        ("9.99E+125", "999" + "0" * 123),
+        ("12345678901234567890123456789012345678", "12345678901234567890123456789012345678"),
+        ("1234567890.1234567890123456789012345678", "1234567890.1234567890123456789012345678"),
+        ("-1E-130", "-0." + "0" * 129 + "1"),
+    ],
+)
+def test_numbers_as_large_or_precise_as_dynamodb_stores_render_exactly(stored: str, text: str) -> None:
+    assert cell({"n": Decimal(stored)}, ("n",)) == text
+
+
 def test_write_csv_quotes_per_rfc_4180_and_streams_in_chunks() -> None:
     columns = build_columns([], store_id="s", use_template_slugs=True, include=None)
     nasty = 'a,b "c"\r\nd\ne'

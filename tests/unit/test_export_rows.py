@@ -4,6 +4,7 @@ same decoded attributes for matching_products, the same filter decisions, the sa
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from decimal import Decimal
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from test_filter_properties import exprs
 from test_filter_properties import items as filter_items
 
-from product_export.adapters.aws import RAW_BODY, _set_body_aside
+from product_export.adapters.aws import DECODED_PAGE, RAW_BODY, _set_body_aside, decoding_pages
 from product_export.adapters.dynamo_json import (
     AttributeValue,
     decode_item,
@@ -29,7 +30,7 @@ from product_export.catalogue.service import item_attributes
 from product_export.export import writer
 from product_export.export.columns import BASE_COLUMNS, Column, build_columns, row_renderer
 from product_export.export.rows import PartRows, ProductRow
-from product_export.export.writer import write_csv
+from product_export.export.writer import csv_text, write_csv
 from product_export.filters import Expr, compile_matcher, matches, parse_filter
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -56,7 +57,7 @@ def assert_same_as_generic(columns: list[Column], expr: Expr | None, *pages: byt
     reader = PartRows(columns, expr)
     wanted = item_attributes(expr)
     for body in pages:
-        rows = reader.items(body)
+        rows = list(reader.items(body))
         expected = generic(columns, body)
         assert [row.cells for row in rows] == [cells for cells, _ in expected]
         assert [dict(row) for row in rows] == [
@@ -126,7 +127,7 @@ def test_every_dynamodb_type_renders_as_the_generic_path_renders_it() -> None:
     body = body_of([typed_product(1), odd, bare, typed_product(2)])
     assert_same_as_generic(columns, None, body)
     assert_same_as_generic(columns, parse_filter("eq(extensions.t.int,42)"), body)
-    rows = PartRows(columns, None).items(body)
+    rows = list(PartRows(columns, None).items(body))
     cells = dict(zip([c.header for c in columns], rows[0].cells, strict=True))
     assert cells["template:t:int"] == "42" and cells["template:t:exp"] == "100"
     assert cells["template:t:dec"] == "4.5" and cells["template:t:yes"] == "true"
@@ -148,7 +149,7 @@ def test_field_order_learnt_from_the_first_page_does_not_change_later_pages() ->
     first, later = body_of([typed_product(1)]), body_of([typed_product(2)], order="reversed")
     assert [r.cells for r in reader.items(first)] == [generic(columns, first)[0][0]]
     assert [r.cells for r in reader.items(later)] == [generic(columns, later)[0][0]]
-    assert PartRows(columns, None).items(b'{"Count":0,"Items":[],"ScannedCount":3}') == []
+    assert list(PartRows(columns, None).items(b'{"Count":0,"Items":[],"ScannedCount":3}')) == []
 
 
 def test_projection_reads_only_the_columns_and_the_attributes_matching_products_decides_on() -> None:
@@ -165,7 +166,7 @@ def test_the_row_function_source_holds_no_user_text() -> None:
     evil = "x'), __import__('os').system('echo pwned'), ('"
     columns = [*BASE, Column("admin_attributes.evil", ("admin_attributes", evil))]
     item = {"id": "1", "sk": "1", "admin_attributes": {evil: "kept as data"}}
-    rows = PartRows(columns, None).items(body_of([item]))
+    rows = list(PartRows(columns, None).items(body_of([item])))
     assert rows[0].cells[-1] == "kept as data"
 
 
@@ -310,12 +311,68 @@ def test_the_hook_hands_the_body_on_and_botocore_only_the_rest() -> None:
     assert kept == {} and error["body"] == b'{"__type":"ValidationException"}'
 
 
+def test_a_page_reader_decodes_each_body_once_and_botocore_gets_the_rest_from_it() -> None:
+    columns = [*BASE, *TEMPLATE_COLUMNS]
+    body = body_of([typed_product(1), typed_product(2)])[:-1] + (
+        b',"LastEvaluatedKey":{"pk":{"S":"s#01"},"sk":{"S":"k2"}},"ConsumedCapacity":{"CapacityUnits":1.5}}'
+    )
+    reader = PartRows(columns, None)
+    response: dict[str, Any] = {"status_code": 200, "body": body}
+    custom: dict[str, Any] = {}
+    with decoding_pages(reader.decode_page):
+        _set_body_aside(response_dict=response, customized_response_dict=custom)
+    assert RAW_BODY not in custom
+    assert [row.cells for row in reader.rows(custom[DECODED_PAGE])] == [c for c, _ in generic(columns, body)]
+    assert json.loads(response["body"]) == {
+        "Count": 2,
+        "ScannedCount": 2,
+        "LastEvaluatedKey": {"pk": {"S": "s#01"}, "sk": {"S": "k2"}},
+        "ConsumedCapacity": {"CapacityUnits": 1.5},
+    }
+    after: dict[str, Any] = {}  # outside the block, the body is handed on as before
+    _set_body_aside(response_dict={"status_code": 200, "body": body}, customized_response_dict=after)
+    assert after == {RAW_BODY: body}
+
+
 # --- the CSV writer ------------------------------------------------------------------------
+csv_cells = st.text(alphabet=st.sampled_from(',"\r\n a;\x00\té€😀'), max_size=6)
+
+
+def csv_writer_text(rows: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue()
+
+
+@SETTINGS
+@given(st.integers(1, 4).flatmap(lambda width: st.lists(st.lists(csv_cells, min_size=width, max_size=width))))
+def test_csv_text_is_what_csv_writer_writes(rows: list[list[str]]) -> None:
+    assert csv_text(rows) == csv_writer_text(rows)
+
+
+@SETTINGS
+@given(st.lists(st.fixed_dictionaries({"id": csv_cells, "name": csv_cells, "sku": csv_cells}), max_size=40))
+def test_write_csv_is_csv_writer_whatever_the_batches(items: list[dict[str, Any]]) -> None:
+    columns = [Column(header, (header,)) for header in ("id", 'na,"me', "sku")]
+    sink = io.BytesIO()
+    with pytest.MonkeyPatch.context() as patch:  # small batches and chunks
+        patch.setattr(writer, "BATCH_ROWS", 3)
+        patch.setattr(writer, "FLUSH_CHARS", 10)
+        assert write_csv(
+            columns, [{"id": i["id"], 'na,"me': i["name"], "sku": i["sku"]} for i in items], sink
+        ) == len(items)
+    rows = [[column.header for column in columns]] + [
+        [item["id"], item["name"], item["sku"]] for item in items
+    ]
+    assert sink.getvalue() == csv_writer_text(rows).encode()
+
+
 def test_csv_of_fast_rows_is_the_csv_of_decoded_products_in_bounded_chunks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    flush_chars = 20_000
+    flush_chars, batch_rows = 20_000, 8
     monkeypatch.setattr(writer, "FLUSH_CHARS", flush_chars)
+    monkeypatch.setattr(writer, "BATCH_ROWS", batch_rows)
     columns = [*BASE, *TEMPLATE_COLUMNS]
     sample = [typed_product(number) for number in range(1000)]
     body = body_of(sample)
@@ -335,4 +392,5 @@ def test_csv_of_fast_rows_is_the_csv_of_decoded_products_in_bounded_chunks(
     assert fast.getvalue() == slow.getvalue()
     assert len(fast.sizes) > 10, "the part was handed on in several chunks"
     longest_row = max(len(line) for line in fast.getvalue().split(b"\r\n")) + 2
-    assert max(fast.sizes) <= 4 * flush_chars + longest_row  # 4 bytes at most a character
+    # What waits reaches FLUSH_CHARS by at most one batch; 4 bytes at most a character.
+    assert max(fast.sizes) <= 4 * flush_chars + batch_rows * longest_row

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
+
+# Room for every number DynamoDB stores (38 significant digits, magnitudes 1E-130 to 9.99E+125)
+# written out in full.
+_EXACT = Context(prec=300)
 
 
 def cell_text(value: Any) -> str:
@@ -21,10 +25,11 @@ def cell_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, Decimal):
-        # DynamoDB hands numbers back as Decimal: print 42 rather than 42.0 or 4.2E+1.
+        # DynamoDB hands numbers back as Decimal: print 42 rather than 42.0 or 4.2E+1. Exactly:
+        # the default context's 28 digits would round (or, for 1E+30, refuse) stored numbers.
         if value == value.to_integral_value():
-            return str(value.quantize(Decimal(1)))
-        return format(value.normalize(), "f")
+            return str(value.quantize(Decimal(1), context=_EXACT))
+        return format(value.normalize(_EXACT), "f")
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):

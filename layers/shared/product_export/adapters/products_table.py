@@ -10,7 +10,14 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from product_export.adapters.aws import RAW_BODY, client, raw_items_dynamodb
+from product_export.adapters.aws import (
+    DECODED_PAGE,
+    RAW_BODY,
+    QueryPageRest,
+    client,
+    decoding_pages,
+    raw_items_dynamodb,
+)
 from product_export.adapters.dynamo_json import decode_item, decode_page, encode_item, encode_value
 from product_export.catalogue.models import UNIQUE_FIELDS, shard_key, shard_of
 from product_export.errors import Conflict, NotFound, Unprocessable
@@ -55,8 +62,11 @@ class PageReader(Protocol):
     def attributes(self) -> frozenset[str]:
         """The top-level attributes it reads: the query projects them and no others."""
 
-    def items(self, body: bytes) -> list[Any]:
-        """The items of one Query response body, in order."""
+    def decode_page(self, body: bytes) -> QueryPageRest:
+        """One Query response body decoded, its items included (see ``aws.decoding_pages``)."""
+
+    def rows(self, page: Any) -> Iterable[Any]:
+        """The items of a page ``decode_page`` gave, in order."""
 
 
 class ProductsTable:
@@ -283,11 +293,17 @@ class ProductsTable:
         request["ExpressionAttributeValues"] = values
         if page_size:
             request["Limit"] = page_size
-        items = decode_page if self.reader is None else self.reader.items
+        reader = self.reader
         dynamodb = raw_items_dynamodb()
         while True:
-            page = dynamodb.query(**request)
-            yield from items(page[RAW_BODY])
+            if reader is None:
+                page = dynamodb.query(**request)
+                yield from decode_page(page[RAW_BODY])
+            else:
+                with decoding_pages(reader.decode_page):
+                    page = dynamodb.query(**request)
+                # Popped: the page's structs go once its rows are taken, not after the next page.
+                yield from reader.rows(page.pop(DECODED_PAGE))
             last = page.get("LastEvaluatedKey")
             if not last:
                 return

@@ -8,7 +8,9 @@ from the part's columns, is the table's page reader (``ProductsTable.reading``):
   columns read, a map (``extensions``, a template's fields, ``shopper_attributes``, ...) as a
   nested struct with a field per key a column reads. Whatever no column reads is skipped, not built.
 - A row function generated for the columns reads each cell by attribute access: a string value
-  is its own cell; numbers, booleans, lists and the rest go through :func:`other_cell`.
+  is its own cell, a number seen before its cached cell, a boolean ``true``/``false``; lists and
+  the rest go through :func:`other_cell`. The rows are made one at a time as the writer takes
+  them, so only the page's structs and a batch of rows are held.
 - The attributes ``matching_products`` itself reads (``catalogue.service.item_attributes``) are
   decoded to Python values as always, so the bundle check, the filter evaluator and the
   updated-at ranges decide on exactly what they see on the generic path.
@@ -20,13 +22,14 @@ type (tests/unit/test_export_rows.py checks it against the generic path).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 
+from product_export.adapters.aws import QueryPageRest
 from product_export.adapters.dynamo_json import AttributeValue, to_python
 from product_export.catalogue.service import item_attributes
 from product_export.export.columns import Column
@@ -161,9 +164,11 @@ class _Structs:
         return msgspec.defstruct(f"{kind}{self.count}", fields, frozen=True, gc=False, **options)
 
 
-def _cell_source(root: _Node, path: tuple[str, ...], constants: dict[str, Any]) -> str:
+def _cell_source(root: _Node, path: tuple[str, ...], constants: dict[str, Any], maps: dict[str, str]) -> str:
     """An expression for a column's cell of ``item``: attribute access down to the value (through
-    ``member`` below a value read whole), then the string itself or the cell of another value."""
+    ``member`` below a value read whole), then the string itself, a number's cached cell, a
+    boolean's, or the cell of another value. Each map struct on the way is read once per row,
+    into a local named in ``maps`` (its expression -> the local's name)."""
     source, node, whole = "item", root, False
     for step in path:
         if whole:
@@ -175,9 +180,19 @@ def _cell_source(root: _Node, path: tuple[str, ...], constants: dict[str, Any]) 
         source = f"{source}.{node.fields[step]}"
         whole = child.whole
         if not whole:
-            source += ".M"
+            source = maps.setdefault(f"{source}.M", f"m{len(maps)}")
         node = child
-    return f"(s if (s := (v := {source}).S) is not None else other_cell(v))"
+    return (
+        f"(s if (s := (v := {source}).S) is not None"
+        " else n if (n := NUMBER_TEXTS.get(v.N)) is not None"
+        ' else ("true" if b else "false") if (b := v.BOOL) is not None else other_cell(v))'
+    )
+
+
+# A decoded attribute that is no string: a list (product_types) decoded a level deeper in place.
+_DECODED_OTHER = (
+    "[x if (x := e.S) is not None else to_python(e) for e in l] if (l := v.L) is not None else to_python(v)"
+)
 
 
 class _Sample(msgspec.Struct, gc=False):
@@ -210,6 +225,8 @@ class PartRows:
         page_type = msgspec.defstruct(
             "Page",
             [("Items", list[item_type], msgspec.field(default_factory=list))],  # type: ignore[valid-type]
+            bases=(QueryPageRest,),  # the rest of the page, for botocore (aws.decoding_pages)
+            gc=False,
         )
         self._read = self._row_function(self._root, self._columns, self._decoded)
         self._pages = msgspec.json.Decoder(page_type)
@@ -227,9 +244,11 @@ class PartRows:
             lines += [
                 f"    v = item.{root.fields[name]}",
                 "    if v is not MISSING:",
-                f"        row[{constant}] = s if (s := v.S) is not None else to_python(v)",
+                f"        row[{constant}] = s if (s := v.S) is not None else {_DECODED_OTHER}",
             ]
-        cells = [_cell_source(root, column.path, constants) for column in columns]
+        maps: dict[str, str] = {}
+        cells = [_cell_source(root, column.path, constants, maps) for column in columns]
+        lines += [f"    {name} = {source}" for source, name in maps.items()]
         lines += ["    row.cells = [", *(f"        {source}," for source in cells), "    ]", "    return row"]
         namespace = {
             "ProductRow": ProductRow,
@@ -237,12 +256,21 @@ class PartRows:
             "to_python": to_python,
             "other_cell": other_cell,
             "member": member,
+            "NUMBER_TEXTS": _NUMBER_TEXTS,  # what number_text has cached (a number seen before)
             **constants,
         }
         exec(compile("\n".join(lines), "<part rows>", "exec"), namespace)  # noqa: S102
         return namespace["read"]
 
-    def items(self, body: bytes) -> list[ProductRow]:
-        """The rows of one Query response body (``ProductsTable.PageReader``)."""
-        pages = self._pages or self._prepare(body)
-        return list(map(self._read, pages.decode(body).Items))
+    def decode_page(self, body: bytes) -> Any:
+        """One Query response body decoded into the part's structs (``ProductsTable.PageReader``)."""
+        return (self._pages or self._prepare(body)).decode(body)
+
+    def rows(self, page: Any) -> Iterator[ProductRow]:
+        """The rows of a decoded page, each made as it is taken: the writer holds a batch of rows
+        at a time, not the page's."""
+        return map(self._read, page.Items)
+
+    def items(self, body: bytes) -> Iterator[ProductRow]:
+        """The rows of one Query response body."""
+        return self.rows(self.decode_page(body))

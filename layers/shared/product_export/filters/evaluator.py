@@ -39,8 +39,22 @@ def compile_matcher(expr: Expr | None) -> Callable[[Mapping[str, Any]], bool]:
         return _compile_comparison(expr)
     terms = tuple(compile_matcher(term) for term in expr.terms)
     if isinstance(expr, And):
-        return lambda item: all(term(item) for term in terms)
-    return lambda item: any(term(item) for term in terms)
+
+        def every(item: Mapping[str, Any]) -> bool:
+            for term in terms:  # noqa: SIM110 (all() over a generator costs more per item)
+                if not term(item):
+                    return False
+            return True
+
+        return every
+
+    def some(item: Mapping[str, Any]) -> bool:
+        for term in terms:  # noqa: SIM110
+            if term(item):
+                return True
+        return False
+
+    return some
 
 
 def _compile_comparison(expr: Comparison) -> Callable[[Mapping[str, Any]], bool]:
@@ -53,7 +67,8 @@ def _compile_comparison(expr: Comparison) -> Callable[[Mapping[str, Any]], bool]
         (name,) = path
 
         def scalar(item: Mapping[str, Any]) -> bool:
-            value = item.get(name) if isinstance(item, Mapping) else None
+            # isinstance against the Mapping ABC is slow; items are dicts (or ProductRows).
+            value = item.get(name) if isinstance(item, (dict, Mapping)) else None
             if value.__class__ is str:
                 return test(value)
             return _is_scalar(value) and test(cell_text(value))
