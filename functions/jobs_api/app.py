@@ -15,18 +15,27 @@ from product_export.adapters.jobs_table import JobsTable
 from product_export.adapters.links import PartLinks, link_signer
 from product_export.adapters.parts_bucket import PartsBucket
 from product_export.adapters.workflow import ExportWorkflow
-from product_export.api.documents import error_resource, job_resource
-from product_export.api.http import (
-    admin_of,
-    bool_param,
-    create_resolver,
-    document,
-    json_body,
-    page_of,
-    path_id,
+from product_export.api.documents import (
+    JobAnswer,
+    JobErrorList,
+    JobList,
+    JobResource,
+    answer,
+    error_resource,
+    job_resource,
+    list_meta,
 )
-from product_export.export import compression, spreadsheet
-from product_export.export.idempotency import HEADER, IdempotentExports
+from product_export.api.http import admin_of, create_resolver, json_body, path_id
+from product_export.api.parameters import (
+    COMPRESSION,
+    FILTER,
+    IDEMPOTENCY_KEY,
+    SINCE,
+    SPREADSHEET_SAFE,
+    USE_TEMPLATE_SLUGS,
+    page_of,
+)
+from product_export.export.idempotency import IdempotentExports
 from product_export.export.quota import ExportQuota
 from product_export.export.requests import ExportBody
 from product_export.export.service import ExportRequest, ExportService
@@ -53,7 +62,7 @@ part_links = PartLinks(
 )
 
 
-def _job(job: Job) -> dict[str, Any]:
+def _job(job: Job) -> JobResource:
     files = part_links.of(job)
     return job_resource(job, files.sign, files_expire_at=files.expires_at, expired=files.expired)
 
@@ -64,15 +73,15 @@ def export_products() -> Response[str]:
     caller = admin_of(app)
     body = ExportBody.model_validate(json_body(app, required=False) or {})
     request = ExportRequest(
-        filter=app.current_event.get_query_string_value("filter"),
-        use_template_slugs=bool_param(app, "useTemplateSlugs"),
+        filter=FILTER.read(app),
+        use_template_slugs=USE_TEMPLATE_SLUGS.read(app),
         include=body.include,
-        since=app.current_event.get_query_string_value("since"),
-        spreadsheet_safe=bool_param(app, spreadsheet.PARAMETER),
-        compression=app.current_event.get_query_string_value(compression.PARAMETER),
+        since=SINCE.read(app),
+        spreadsheet_safe=SPREADSHEET_SAFE.read(app),
+        compression=COMPRESSION.read(app),
     )
     request_id = app.current_event.request_context.request_id
-    key = app.current_event.get_header_value(HEADER)
+    key = IDEMPOTENCY_KEY.read(app)
     if key is None:
         job = exports.start(caller.store_id, request, x_request_id=request_id)
     else:
@@ -82,7 +91,7 @@ def export_products() -> Response[str]:
     logger.append_keys(job_id=job.id)
     logger.info("export started")
     metrics.add_metric(name="ExportsStarted", unit=MetricUnit.Count, value=1)
-    return document({"data": _job(job)}, status=201)
+    return answer(JobAnswer(data=_job(job)), status=201)
 
 
 @app.get("/pcm/jobs")
@@ -91,7 +100,7 @@ def list_jobs() -> Response[str]:
     caller = admin_of(app)
     offset, limit = page_of(app)
     found, total = jobs.list_jobs(caller.store_id, offset=offset, limit=limit)
-    return document({"data": [_job(job) for job in found], "meta": {"results": {"total": total}}})
+    return answer(JobList(data=[_job(job) for job in found], meta=list_meta(total)))
 
 
 @app.get("/pcm/jobs/<job_id>")
@@ -99,7 +108,7 @@ def list_jobs() -> Response[str]:
 def get_job(job_id: str) -> Response[str]:
     caller = admin_of(app)
     job_id = path_id(job_id, "Job")
-    return document({"data": _job(jobs.get(caller.store_id, job_id))})
+    return answer(JobAnswer(data=_job(jobs.get(caller.store_id, job_id))))
 
 
 @app.get("/pcm/jobs/<job_id>/errors")
@@ -109,11 +118,10 @@ def get_job_errors(job_id: str) -> Response[str]:
     job_id = path_id(job_id, "Job")
     offset, limit = page_of(app)
     found, total = jobs.errors(caller.store_id, job_id, offset=offset, limit=limit)
-    return document(
-        {
-            "data": [error_resource(number, message) for number, message in found],
-            "meta": {"results": {"total": total}},
-        }
+    return answer(
+        JobErrorList(
+            data=[error_resource(number, message) for number, message in found], meta=list_meta(total)
+        )
     )
 
 
@@ -124,7 +132,7 @@ def cancel_job(job_id: str) -> Response[str]:
     job_id = path_id(job_id, "Job")
     job = jobs.cancel(caller.store_id, job_id)
     logger.info("job cancelled", extra={"job_id": job_id})
-    return document({"data": _job(job)})
+    return answer(JobAnswer(data=_job(job)))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

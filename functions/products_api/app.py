@@ -10,15 +10,16 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from product_export.adapters.products_table import ProductsTable
+from product_export.api.documents import product_page
 from product_export.api.http import (
     admin_of,
     caller_of,
     create_resolver,
     document,
     json_body,
-    page_of,
     path_id,
 )
+from product_export.api.parameters import FILTER, page_of
 from product_export.catalogue.models import ProductDocument
 from product_export.catalogue.products import to_resource
 from product_export.catalogue.service import Catalogue
@@ -47,37 +48,12 @@ def create_product() -> Response[str]:
 def list_products() -> Response[str]:
     caller = caller_of(app)
     offset, limit = page_of(app)
-    expr = parse_filter(app.current_event.get_query_string_value("filter"))
+    expr = parse_filter(FILTER.read(app))
     if not caller.is_admin:
         expr = And((LIVE_ONLY, expr)) if expr is not None else LIVE_ONLY
     page = catalogue.list_products(caller.store_id, expr, offset=offset, limit=limit)
-    base = "/pcm/products"
-    last = max((page.total - 1) // limit * limit, 0)
-    return document(
-        {
-            "data": [to_resource(item, include_admin=caller.is_admin) for item in page.items],
-            "links": {
-                "current": f"{base}?page[offset]={offset}&page[limit]={limit}",
-                "first": f"{base}?page[offset]=0&page[limit]={limit}",
-                "last": f"{base}?page[offset]={last}&page[limit]={limit}",
-                "prev": f"{base}?page[offset]={max(offset - limit, 0)}&page[limit]={limit}"
-                if offset > 0
-                else None,
-                "next": f"{base}?page[offset]={offset + limit}&page[limit]={limit}"
-                if offset + limit < page.total
-                else None,
-            },
-            "meta": {
-                "page": {
-                    "limit": limit,
-                    "offset": offset,
-                    "current": offset // limit + 1,
-                    "total": (page.total + limit - 1) // limit,
-                },
-                "results": {"total": page.total},
-            },
-        }
-    )
+    data = [to_resource(item, include_admin=caller.is_admin) for item in page.items]
+    return document({"data": data, **product_page("/pcm/products", offset, limit, page.total)})
 
 
 @app.get("/pcm/products/<product_id>")

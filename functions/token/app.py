@@ -40,8 +40,8 @@ def access_token() -> Response[str]:
     else:
         form = dict(parse_qsl(body, keep_blank_values=True))
     answer = auth.grant(form)
-    logger.info("token issued", extra={"client_id": form.get("client_id"), "grant": answer["identifier"]})
-    return Response(status_code=200, content_type=JSON, body=json.dumps(answer))
+    logger.info("token issued", extra={"client_id": form.get("client_id"), "grant": answer.identifier})
+    return Response(status_code=200, content_type=JSON, body=json.dumps(answer.model_dump(mode="json")))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

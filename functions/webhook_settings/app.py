@@ -10,8 +10,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from product_export.adapters.webhooks import WebhooksTable
-from product_export.api.documents import webhook_resource
-from product_export.api.http import admin_of, create_resolver, document, json_body
+from product_export.api.documents import WebhookAnswer, answer, webhook_resource
+from product_export.api.http import admin_of, create_resolver, json_body
 from product_export.notifications.webhooks import WebhookBody, WebhookSettings
 from product_export.settings import get_settings
 from product_export.values import now_timestamp
@@ -30,14 +30,14 @@ def put_webhook() -> Response[str]:
     body = WebhookBody.model_validate(json_body(app))
     webhook = webhooks.configure(caller.store_id, body.data.attributes.url, now=now_timestamp())
     logger.info("webhook set")  # neither the URL (it may hold a token) nor the secret
-    return document({"data": webhook_resource(webhook, with_secret=True)})
+    return answer(WebhookAnswer(data=webhook_resource(webhook, with_secret=True)))
 
 
 @app.get(PATH)
 @tracer.capture_method
 def get_webhook() -> Response[str]:
     caller = admin_of(app)
-    return document({"data": webhook_resource(webhooks.get(caller.store_id), with_secret=False)})
+    return answer(WebhookAnswer(data=webhook_resource(webhooks.get(caller.store_id), with_secret=False)))
 
 
 @app.delete(PATH)

@@ -138,7 +138,8 @@ def test_real_answers_validate_against_the_document(
     form = f"grant_type=client_credentials&client_id={store.client_id}&client_secret={store.client_secret}"
     token_route = ("post", "/oauth/access_token")
     form_type = {"Content-Type": "application/x-www-form-urlencoded"}
-    for body, status in ((form, 200), (form + "x", 401), ("grant_type=password", 400)):
+    too_large = "grant_type=" + "x" * 600 * 1024
+    for body, status in ((form, 200), (form + "x", 401), ("grant_type=password", 400), (too_large, 413)):
         answer = stack.api.request("POST", token_route[1], headers=form_type, body=body)
         assert answer.status == status
         doc.check(*token_route, answer.status, answer.body)

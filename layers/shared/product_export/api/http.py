@@ -10,7 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from product_export.errors import (
     BadRequest,
@@ -27,12 +27,9 @@ from product_export.filters import FilterError
 
 JSON = "application/json"
 ACCEPTED_BODY_TYPES = ("application/json", "application/vnd.api+json")
-MAX_PAGE_LIMIT = 100
-DEFAULT_PAGE_LIMIT = 25
 # Request bodies above this are refused before parsing (a product is stored in one DynamoDB item
 # of at most 400 KB; API Gateway's own limit is 10 MB).
 MAX_BODY_BYTES = 512 * 1024
-_DIGITS = re.compile(r"[0-9]{1,12}")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 logger = Logger()
@@ -42,7 +39,7 @@ class UnsupportedMediaType(DomainError):
     title = "Unsupported Media Type"
 
 
-_STATUS: dict[type[DomainError], int] = {
+ERROR_STATUS: dict[type[DomainError], int] = {
     BadRequest: 400,
     Unauthorized: 401,
     Forbidden: 403,
@@ -55,15 +52,36 @@ _STATUS: dict[type[DomainError], int] = {
 }
 
 
+class ErrorSource(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pointer: str | None = Field(default=None, description="JSON pointer into the request body")
+    parameter: str | None = Field(default=None, description="the query parameter or header at fault")
+
+
+class Error(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: str = Field(description="the HTTP status, as a string")
+    title: str
+    detail: str | None = None
+    source: ErrorSource | None = None
+
+
+class ErrorDocument(BaseModel):
+    """A JSON:API error document: every 4xx (and 5xx) answer of the API."""
+
+    model_config = ConfigDict(extra="forbid")
+    errors: list[Error] = Field(min_length=1)
+
+
 def error_response(
     status: int, title: str, detail: str | None = None, source: str | None = None
 ) -> Response[str]:
-    error: dict[str, Any] = {"status": str(status), "title": title}
-    if detail:
-        error["detail"] = detail
+    where = None
     if source:
-        error["source"] = {"pointer": source} if source.startswith("/") else {"parameter": source}
-    return Response(status_code=status, content_type=JSON, body=json.dumps({"errors": [error]}))
+        where = ErrorSource(pointer=source) if source.startswith("/") else ErrorSource(parameter=source)
+    error = Error(status=str(status), title=title, detail=detail or None, source=where)
+    body = ErrorDocument(errors=[error]).model_dump(mode="json", exclude_none=True)
+    return Response(status_code=status, content_type=JSON, body=json.dumps(body))
 
 
 def document(body: dict[str, Any], status: int = 200) -> Response[str]:
@@ -75,7 +93,7 @@ def create_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(DomainError)  # type: ignore[untyped-decorator]
     def _domain(error: DomainError) -> Response[str]:
-        status = _STATUS.get(type(error), 400)
+        status = ERROR_STATUS.get(type(error), 400)
         if isinstance(error, Forbidden):
             return error_response(403, "Forbidden")
         response = error_response(status, error.title, error.detail, error.source)
@@ -129,33 +147,6 @@ def admin_of(app: APIGatewayRestResolver) -> Caller:
     if not caller.is_admin:
         raise Forbidden("Forbidden")
     return caller
-
-
-def page_of(app: APIGatewayRestResolver) -> tuple[int, int]:
-    """``page[offset]`` and ``page[limit]`` (default 25, at most 100)."""
-    offset = _int_param(app, "page[offset]", 0, 0, 10_000_000)
-    limit = _int_param(app, "page[limit]", DEFAULT_PAGE_LIMIT, 1, MAX_PAGE_LIMIT)
-    return offset, limit
-
-
-def _int_param(app: APIGatewayRestResolver, name: str, default: int, low: int, high: int) -> int:
-    raw = app.current_event.get_query_string_value(name)
-    if raw is None:
-        return default
-    # An empty value is no integer (EP's SDK leaves the parameter out instead).
-    # ASCII digits only: str.isdigit() also accepts '²' or '٣', which int() refuses or reads.
-    if not _DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
-        raise BadRequest(f"{name} must be an integer from {low} to {high}", source=name)
-    return int(raw)
-
-
-def bool_param(app: APIGatewayRestResolver, name: str) -> bool:
-    raw = app.current_event.get_query_string_value(name)
-    if raw is None or raw == "":
-        return False
-    if raw.lower() not in ("true", "false"):
-        raise BadRequest(f"{name} must be true or false", source=name)
-    return raw.lower() == "true"
 
 
 def body_text(app: APIGatewayRestResolver) -> str | None:

@@ -1,11 +1,13 @@
 """The OpenAPI 3.1 document of the whole API, built in one place from the code.
 
-Every route is one ``Operation`` below; request bodies are the pydantic models the handlers validate
-with, limits (page sizes, filter size, idempotency keys, grants) are the constants the handlers
-enforce, and answers are the response models below (open: fields added later are allowed).
-``GET /pcm/openapi.json`` serves this document, ``docs/openapi.json`` is it committed
-(``make openapi``), and tests check that the two are equal, that the operations are exactly the
-template's routes, and that real answers of the API validate against it.
+Every route is one ``Operation`` below. Its query parameters and headers are the declarations the
+handlers read them with (``api/parameters.py``), its request body the pydantic model the handler
+validates with, its answers the models the handler builds them from (``api/documents.py``,
+``ErrorDocument`` in ``api/http.py``, ``TokenAnswer`` in ``auth/service.py``). ``GET
+/pcm/openapi.json`` serves this document and ``docs/openapi.json`` is it committed (``make
+openapi``). Tests check that the two are equal, that the operations are exactly the template's
+routes, that each handler reads exactly the parameters its operation declares, and that real
+answers of every route validate against it.
 
     python -m product_export.api.openapi > docs/openapi.json
 """
@@ -15,37 +17,34 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
-from product_export.api.http import (
-    ACCEPTED_BODY_TYPES,
-    DEFAULT_PAGE_LIMIT,
-    JSON,
-    MAX_PAGE_LIMIT,
-    UnsupportedMediaType,
+from product_export.api.documents import (
+    JobAnswer,
+    JobErrorList,
+    JobList,
+    ProductAnswer,
+    ProductList,
+    WebhookAnswer,
 )
-from product_export.auth.tokens import GRANTS, TOKEN_LIFETIME
-from product_export.catalogue.models import ProductAttributes, ProductDocument
-from product_export.errors import (
-    BadRequest,
-    Conflict,
-    Forbidden,
-    NotFound,
-    PayloadTooLarge,
-    TooManyRequests,
-    Unauthorized,
-    Unprocessable,
+from product_export.api.http import ACCEPTED_BODY_TYPES, ERROR_STATUS, JSON, ErrorDocument
+from product_export.api.parameters import (
+    COMPRESSION,
+    FILTER,
+    IDEMPOTENCY_KEY,
+    PAGE,
+    SINCE,
+    SPREADSHEET_SAFE,
+    USE_TEMPLATE_SLUGS,
+    Parameter,
 )
-from product_export.export import compression, spreadsheet
-from product_export.export.delta import SINCE_LAST_SUCCESS
-from product_export.export.idempotency import _KEY as IDEMPOTENCY_KEY_PATTERN
-from product_export.export.idempotency import HEADER as IDEMPOTENCY_HEADER
+from product_export.auth.service import TokenAnswer
+from product_export.auth.tokens import GRANTS
+from product_export.catalogue.models import ProductDocument
 from product_export.export.requests import ExportBody
-from product_export.filters import FIELD_OPERATORS, MAX_FILTER_BYTES, MAX_FILTERS, OPERATORS
-from product_export.jobs.models import Status
 from product_export.notifications.webhooks import WebhookBody
 
 OPENAPI_PATH = "/pcm/openapi.json"
@@ -54,188 +53,22 @@ BEARER = "bearerAuth"
 _REF = "#/components/schemas/{model}"
 
 
-# --- answers ------------------------------------------------------------------------------------
-# Open models (extra="allow"): new fields are additions that EP clients ignore.
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class ErrorSource(_Open):
-    pointer: str | None = Field(None, description="JSON pointer into the request body")
-    parameter: str | None = Field(None, description="the query parameter or header at fault")
-
-
-class Error(_Open):
-    status: str = Field(description="the HTTP status, as a string")
-    title: str
-    detail: str | None = None
-    source: ErrorSource | None = None
-
-
-class ErrorDocument(_Open):
-    """A JSON:API error document: every 4xx (and 5xx) answer of the API."""
-
-    errors: list[Error] = Field(min_length=1)
-
-
 class TokenRequest(BaseModel):
-    """``application/x-www-form-urlencoded`` (as EP) or a JSON object with the same fields."""
+    """``application/x-www-form-urlencoded`` (as EP) or a JSON object with the same fields.
+
+    The token route parses the form itself (``AuthService.grant`` checks each field), so this model
+    only describes it; the route's answers to good and bad forms are checked against the document
+    by tests/integration/test_openapi.py."""
 
     grant_type: Literal[GRANTS]  # type: ignore[valid-type]
     client_id: str = Field(min_length=1)
     client_secret: str = Field("", description="required for client_credentials")
 
 
-class Token(_Open):
-    access_token: str
-    token_type: Literal["Bearer"]
-    expires_in: int = Field(description=f"seconds the token is valid ({TOKEN_LIFETIME})")
-    expires: int = Field(description="expiry, epoch seconds")
-    identifier: Literal[GRANTS]  # type: ignore[valid-type]
-
-
-class ResourceIdentifier(_Open):
-    type: str
-    id: str
-
-
-class ToOneRelationship(_Open):
-    data: ResourceIdentifier | None
-
-
-class ProductRelationships(_Open):
-    main_image: ToOneRelationship | None = None
-
-
-class ProductMeta(_Open):
-    created_at: str
-    updated_at: str
-    product_types: list[str]
-    owner: str
-
-
-class ProductResource(_Open):
-    type: Literal["product"]
-    id: str
-    attributes: ProductAttributes
-    meta: ProductMeta
-    relationships: ProductRelationships | None = None
-
-
-class ProductAnswer(_Open):
-    data: ProductResource
-
-
-class ListLinks(_Open):
-    current: str
-    first: str
-    last: str
-    prev: str | None
-    next: str | None
-
-
-class PageMeta(_Open):
-    limit: int
-    offset: int
-    current: int
-    total: int
-
-
-class Results(_Open):
-    total: int
-
-
-class ProductListMeta(_Open):
-    page: PageMeta
-    results: Results
-
-
-class ProductList(_Open):
-    data: list[ProductResource]
-    links: ListLinks
-    meta: ProductListMeta
-
-
-class JobAttributes(_Open):
-    type: Literal["product-export"]
-    status: Status
-    created_at: str
-    updated_at: str
-    started_at: str | None
-    completed_at: str | None
-
-
-class JobPart(_Open):
-    rows: int
-    bytes: int
-
-
-class JobMeta(_Open):
-    file_locations: list[str] | None = Field(
-        description="signed download links of the CSV parts, once the job is success"
-    )
-    filter: str
-    x_request_id: str | None
-    products: int | None = Field(None, description="addition to EP: products exported")
-    parts: list[JobPart] | None = Field(None, description="addition to EP: rows and bytes per part")
-
-
-class JobResource(_Open):
-    type: Literal["pim-job"]
-    id: str
-    attributes: JobAttributes
-    meta: JobMeta
-
-
-class JobAnswer(_Open):
-    data: JobResource
-
-
-class ListMeta(_Open):
-    results: Results
-
-
-class JobList(_Open):
-    data: list[JobResource]
-    meta: ListMeta
-
-
-class JobErrorAttributes(_Open):
-    message: str
-
-
-class JobErrorResource(_Open):
-    type: Literal["pim-job-error"]
-    id: str
-    attributes: JobErrorAttributes
-
-
-class JobErrorList(_Open):
-    data: list[JobErrorResource]
-    meta: ListMeta
-
-
-class WebhookAttributes(_Open):
-    url: str
-    created_at: str
-    secret: str | None = Field(
-        None, description="the HMAC-SHA256 signing secret, only in the answer of the PUT that made it"
-    )
-
-
-class WebhookResource(_Open):
-    type: Literal["webhook"]
-    id: str
-    attributes: WebhookAttributes
-
-
-class WebhookAnswer(_Open):
-    data: WebhookResource
-
-
-class OpenApiDocument(_Open):
+class OpenApiDocument(BaseModel):
     """This document."""
 
+    model_config = ConfigDict(extra="allow")
     openapi: str
     info: dict[str, Any]
     paths: dict[str, Any]
@@ -244,7 +77,7 @@ class OpenApiDocument(_Open):
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (TokenRequest, ProductDocument, ExportBody, WebhookBody)
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     ErrorDocument,
-    Token,
+    TokenAnswer,
     ProductAnswer,
     ProductList,
     JobAnswer,
@@ -255,89 +88,7 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
 )
 
 
-# --- parameters ---------------------------------------------------------------------------------
-def _filter_description() -> str:
-    fields = ", ".join(f"{name} ({', '.join(sorted(ops))})" for name, ops in sorted(FIELD_OPERATORS.items()))
-    return (
-        f"Filter expression: operators {', '.join(OPERATORS)}; `:` for AND, `(a|b)` for OR; values "
-        f"quoted with `'` or `\"` and `\\` escapes. At most {MAX_FILTERS} comparisons and "
-        f"{MAX_FILTER_BYTES} bytes. Fields and their operators: {fields}; also "
-        "`extensions.<template>.<field>`, `shopper_attributes.<key>` and `admin_attributes.<key>` "
-        "(eq, is_null). Example: `eq(status,live):like(sku,SHOE-*)`. A filter that does not parse "
-        "is a 400 naming the problem."
-    )
-
-
-FILTER = {
-    "name": "filter",
-    "in": "query",
-    "required": False,
-    "description": _filter_description(),
-    "schema": {"type": "string", "maxLength": MAX_FILTER_BYTES},
-    "example": "eq(status,live)",
-}
-PAGE_OFFSET = {
-    "name": "page[offset]",
-    "in": "query",
-    "required": False,
-    "description": "Items to skip.",
-    "schema": {"type": "integer", "minimum": 0, "maximum": 10_000_000, "default": 0},
-}
-PAGE_LIMIT = {
-    "name": "page[limit]",
-    "in": "query",
-    "required": False,
-    "description": f"Items per page, at most {MAX_PAGE_LIMIT}.",
-    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_LIMIT, "default": DEFAULT_PAGE_LIMIT},
-}
-USE_TEMPLATE_SLUGS = {
-    "name": "useTemplateSlugs",
-    "in": "query",
-    "required": False,
-    "description": "Name template columns by the template's slug instead of its id.",
-    "schema": {"type": "boolean", "default": False},
-}
-SINCE = {
-    "name": "since",
-    "in": "query",
-    "required": False,
-    "description": (
-        f"`{SINCE_LAST_SUCCESS}`: export only the products changed since the store's last successful "
-        "export with the same filter (all of them when there is none); the job records its cut-over "
-        "time, so consecutive delta exports miss nothing and repeat nothing."
-    ),
-    "schema": {"type": "string", "enum": [SINCE_LAST_SUCCESS]},
-}
-SPREADSHEET_SAFE = {
-    "name": spreadsheet.PARAMETER,
-    "in": "query",
-    "required": False,
-    "description": (
-        "Neutralise cells a spreadsheet would run as a formula (a leading `'`) and start each file "
-        "with a UTF-8 byte order mark. Off by default: parts are byte-exact for re-import."
-    ),
-    "schema": {"type": "boolean", "default": False},
-}
-COMPRESSION = {
-    "name": compression.PARAMETER,
-    "in": "query",
-    "required": False,
-    "description": "`gzip` writes `.csv.gz` parts; left out, parts are plain CSV.",
-    "schema": {"type": "string", "enum": list(get_args(compression.Compression))},
-}
-IDEMPOTENCY_KEY = {
-    "name": IDEMPOTENCY_HEADER,
-    "in": "header",
-    "required": False,
-    "description": (
-        "The same key and request within 24 hours return the same job; the same key with another "
-        "request is a 422. Printable ASCII without spaces."
-    ),
-    "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN.pattern},
-}
-
-
-def _id(what: str) -> dict[str, Any]:
+def _path_id(what: str) -> dict[str, Any]:
     return {
         "name": "id",
         "in": "path",
@@ -358,24 +109,18 @@ class Operation:
     description: str
     ok: tuple[int, str, type[BaseModel] | None]  # status, description, answer model (None: no body)
     errors: tuple[int, ...]
-    parameters: tuple[dict[str, Any], ...] = ()
+    id_of: str | None = None  # the path's {id} names this resource
+    parameters: tuple[Parameter, ...] = ()  # query parameters and headers, as the handler reads them
     body: type[BaseModel] | None = None
     body_required: bool = True
     body_types: tuple[str, ...] = ACCEPTED_BODY_TYPES
     public: bool = False  # no token: the route has no authorizer
 
 
+# The handlers' errors by status (the gateway's own 414 beside them), titled as they answer.
 ERROR_TITLES: dict[int, str] = {
-    400: BadRequest.title,
-    401: Unauthorized.title,
-    403: Forbidden.title,
-    404: NotFound.title,
-    409: Conflict.title,
-    413: PayloadTooLarge.title,
+    **{status: error.title for error, status in ERROR_STATUS.items()},
     414: "URI Too Long",
-    415: UnsupportedMediaType.title,
-    422: Unprocessable.title,
-    429: TooManyRequests.title,
 }
 _ERROR_MEANING: dict[int, str] = {
     400: "The request is malformed (a bad parameter, filter or body); `source` names the input.",
@@ -403,8 +148,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "Get an access token",
         "Exchanges an application key for a bearer token: `client_credentials` (client id and "
         "secret) gives an administrator token, `implicit` (client id only) a shopper token.",
-        (200, "The token.", Token),
-        (400, 401, 415),
+        (200, "The token.", TokenAnswer),
+        (400, 401, 413),  # any media type but JSON is read as a form: no 415
         body=TokenRequest,
         body_types=("application/x-www-form-urlencoded", JSON),
         public=True,
@@ -419,7 +164,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "products only, without `admin_attributes`.",
         (200, "A page of products.", ProductList),
         (400, 401),
-        parameters=(FILTER, PAGE_OFFSET, PAGE_LIMIT),
+        parameters=(FILTER, *PAGE),
     ),
     Operation(
         "post",
@@ -441,7 +186,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Shopper tokens see live products only.",
         (200, "The product.", ProductAnswer),
         (401, 404),
-        parameters=(_id("product"),),
+        id_of="product",
     ),
     Operation(
         "put",
@@ -452,7 +197,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Replaces the attributes given; the others keep their values.",
         (200, "The updated product.", ProductAnswer),
         (*_WRITE, 404, 409),
-        parameters=(_id("product"),),
+        id_of="product",
         body=ProductDocument,
     ),
     Operation(
@@ -464,7 +209,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Removes the product and frees its sku and external_ref.",
         (204, "Deleted.", None),
         (401, 403, 404, 409),
-        parameters=(_id("product"),),
+        id_of="product",
     ),
     Operation(
         "post",
@@ -491,7 +236,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "The store's jobs, newest first.",
         (200, "A page of jobs.", JobList),
         (400, 401, 403),
-        parameters=(PAGE_OFFSET, PAGE_LIMIT),
+        parameters=PAGE,
     ),
     Operation(
         "get",
@@ -502,7 +247,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "The job's status; a successful export's `meta.file_locations` are signed afresh on every read.",
         (200, "The job.", JobAnswer),
         (401, 403, 404),
-        parameters=(_id("job"),),
+        id_of="job",
     ),
     Operation(
         "get",
@@ -513,7 +258,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "One readable message per failure of a failed job.",
         (200, "The job's error messages.", JobErrorList),
         (400, 401, 403, 404),
-        parameters=(_id("job"), PAGE_OFFSET, PAGE_LIMIT),
+        id_of="job",
+        parameters=PAGE,
     ),
     Operation(
         "post",
@@ -525,7 +271,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Cancelling a cancelled job answers the same; a finished job is a 422.",
         (200, "The cancelled job.", JobAnswer),
         (401, 403, 404, 422),
-        parameters=(_id("job"),),
+        id_of="job",
     ),
     Operation(
         "put",
@@ -606,7 +352,7 @@ def _operation(op: Operation, refs: dict[type[BaseModel], str]) -> dict[str, Any
         responses[str(status)]["content"] = _json_content(refs[answer])
     implied = {  # the gateway's own answers: no token, a URL too long, throttling
         *(() if op.public else (401,)),
-        *((414,) if any(p["in"] == "query" for p in op.parameters) else ()),
+        *((414,) if any(p.location == "query" for p in op.parameters) else ()),
         429,
     }
     errors = sorted({*op.errors, *implied})
@@ -618,8 +364,9 @@ def _operation(op: Operation, refs: dict[type[BaseModel], str]) -> dict[str, Any
         "summary": op.summary,
         "description": op.description,
     }
-    if op.parameters:
-        document["parameters"] = [dict(parameter) for parameter in op.parameters]
+    parameters = [*((_path_id(op.id_of),) if op.id_of else ()), *(p.openapi() for p in op.parameters)]
+    if parameters:
+        document["parameters"] = parameters
     if op.body is not None:
         document["requestBody"] = {
             "required": op.body_required,

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from product_export.adapters.keys_table import ApplicationKey, KeysTable
 from product_export.auth.passwords import hash_secret, verify_secret
 from product_export.auth.tokens import (
+    GRANTS,
     TOKEN_LIFETIME,
     Claims,
     KeyRing,
@@ -19,6 +22,17 @@ from product_export.auth.tokens import (
 from product_export.errors import BadRequest, Unauthorized
 from product_export.ids import uuid4
 from product_export.values import now_timestamp
+
+
+class TokenAnswer(BaseModel):
+    """The answer of POST /oauth/access_token, flat as EP's (no JSON:API envelope)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 (the scheme's name, no secret)
+    expires_in: int = Field(description=f"seconds the token is valid ({TOKEN_LIFETIME})")
+    expires: int = Field(description="expiry, epoch seconds")
+    identifier: Literal[GRANTS] = Field(description="the grant type")  # type: ignore[valid-type]
 
 
 class AuthService:
@@ -42,7 +56,7 @@ class AuthService:
             ring = KeyRing.parse(self.fresh_signing_key())
         return ring
 
-    def grant(self, form: Mapping[str, str]) -> dict[str, Any]:
+    def grant(self, form: Mapping[str, str]) -> TokenAnswer:
         """POST /oauth/access_token: the flat token answer of the contract."""
         grant_type = form.get("grant_type", "")
         client_id = form.get("client_id", "")
@@ -62,13 +76,12 @@ class AuthService:
         token, expires = issue_token(
             self._key_ring(), store_id=key.store_id, client_id=key.client_id, grant=grant_type
         )
-        return {
-            "access_token": token,
-            "token_type": "Bearer",
-            "expires_in": TOKEN_LIFETIME,
-            "expires": expires,
-            "identifier": grant_type,
-        }
+        return TokenAnswer(
+            access_token=token,
+            expires_in=TOKEN_LIFETIME,
+            expires=expires,
+            identifier=grant_type,
+        )
 
     def authenticate(self, authorization: str) -> Claims | None:
         """Claims of a ``Bearer`` header whose application key still exists, else None."""

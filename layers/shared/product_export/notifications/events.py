@@ -38,7 +38,9 @@ def completion_detail(job: Job, *, retention_days: int) -> dict[str, Any]:
     """``{"store_id": ..., "data": <pim-job resource without links>}``; ``retention_days`` as the
     jobs API has it (PartRetentionDays), for the files' expiry time."""
     files = PartLinks(_NoLinks(), ttl_seconds=1, retention_days=retention_days).of(job)
-    document = job_resource(job, files.sign, files_expire_at=files.expires_at, expired=files.expired)
+    document = job_resource(
+        job, files.sign, files_expire_at=files.expires_at, expired=files.expired
+    ).model_dump(mode="json")
     resource = _without_links(document)
     detail = {"store_id": job.store_id, "data": resource}
     if len(json.dumps(detail, separators=(",", ":"))) > MAX_DETAIL_BYTES:
