@@ -38,6 +38,7 @@ import platform
 import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -135,7 +136,9 @@ def _event_name(event: dict[str, Any]) -> str:
 
 
 def phases_from_history(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """Seconds per phase, and each part's task duration, from an execution's history events."""
+    """Seconds per phase from an execution's history events. Planning runs from PlanExport to the
+    end of CombinePlan (the shard planners between); the parts run in a Distributed Map, whose
+    child executions keep their own histories, so each part's duration comes from ``StepClock``."""
 
     def at(kind: str, name: str = "", last: bool = False) -> float:
         found = [e for e in events if e["type"] == kind and (not name or _event_name(e) == name)]
@@ -144,18 +147,10 @@ def phases_from_history(events: list[dict[str, Any]]) -> dict[str, Any]:
         return float(found[-1 if last else 0]["timestamp"].timestamp())
 
     started = at("ExecutionStarted")
-    plan_in, plan_out = at("TaskStateEntered", "PlanExport"), at("TaskStateExited", "PlanExport", last=True)
+    plan_in, plan_out = at("TaskStateEntered", "PlanExport"), at("TaskStateExited", "CombinePlan", last=True)
     map_in, map_out = at("MapStateEntered", "WriteParts"), at("MapStateExited", "WriteParts")
     final_in = at("TaskStateEntered", "FinalizeExport")
     final_out = at("TaskStateExited", "FinalizeExport", last=True)
-    by_id = {e["id"]: e for e in events}
-    parts = [
-        e["timestamp"].timestamp() - by_id[e["previousEventId"]]["timestamp"].timestamp()
-        for e in events
-        if e["type"] in ("TaskSucceeded", "TaskFailed")
-        and map_in <= e["timestamp"].timestamp() <= map_out
-        and by_id.get(e["previousEventId"], {}).get("type") == "TaskStarted"
-    ]
     return {
         "execution_started": started,
         "finished": final_out,
@@ -165,7 +160,6 @@ def phases_from_history(events: list[dict[str, Any]]) -> dict[str, Any]:
             "parts": map_out - map_in,
             "finalize": final_out - final_in,
         },
-        "part_seconds": sorted(parts, reverse=True),
     }
 
 
@@ -180,9 +174,9 @@ def _execution_arn(service: LocalService, job_id: str) -> str:
 class StepClock:
     """CPU seconds of the planner and the part writers, measured around the real handlers.
 
-    A part writer runs on one thread, so its thread's CPU time is its own (not dynalite's, not the
-    S3 server's). The planner reads the shards on threads of its own; nothing else runs while it
-    does (the client polls ten times a second), so the process's CPU time over its call is its cost.
+    A part writer, a shard planner and the other planning steps each run on one thread, so the
+    thread's CPU time is the step's own (not dynalite's, not the S3 server's). Dynalite's CPU while
+    planning is taken from the start of PlanExport to the end of CombinePlan.
     """
 
     def __init__(self, service: LocalService, dynalite: int | None) -> None:
@@ -191,25 +185,37 @@ class StepClock:
         self.plan_cpu = 0.0
         self.plan_dynalite_cpu = 0.0
         self.part_cpu: list[float] = []
+        self.part_seconds: list[float] = []
+        self._lock = threading.Lock()
+        self._dynalite_at_plan = 0.0
 
     def __enter__(self) -> StepClock:
-        def plan(event: Any, context: Any, call_real: Any) -> Any:
-            before, dynalite = resource.getrusage(resource.RUSAGE_SELF), _process_cpu(self.dynalite)
-            try:
-                return call_real(event)
-            finally:
-                after = resource.getrusage(resource.RUSAGE_SELF)
-                self.plan_cpu += (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-                self.plan_dynalite_cpu += _process_cpu(self.dynalite) - dynalite
+        def planning(logical_id: str) -> Any:
+            def step(event: Any, context: Any, call_real: Any) -> Any:
+                if logical_id == "PlanExportFunction":
+                    self._dynalite_at_plan = _process_cpu(self.dynalite)
+                before = time.thread_time()
+                try:
+                    return call_real(event)
+                finally:
+                    with self._lock:
+                        self.plan_cpu += time.thread_time() - before
+                    if logical_id == "CombinePlanFunction":
+                        self.plan_dynalite_cpu += _process_cpu(self.dynalite) - self._dynalite_at_plan
+
+            return step
 
         def part(event: Any, context: Any, call_real: Any) -> Any:
-            before = time.thread_time()
+            before, started = time.thread_time(), time.monotonic()
             try:
                 return call_real(event)
             finally:
-                self.part_cpu.append(time.thread_time() - before)
+                with self._lock:
+                    self.part_cpu.append(time.thread_time() - before)
+                    self.part_seconds.append(time.monotonic() - started)
 
-        self.dispatcher.intercept("PlanExportFunction", plan)
+        for logical_id in ("PlanExportFunction", "PlanShardFunction", "CombinePlanFunction"):
+            self.dispatcher.intercept(logical_id, planning(logical_id))
         self.dispatcher.intercept("WritePartFunction", part)
         return self
 
@@ -249,7 +255,7 @@ def run_workflow(
     phases = timing["phases"]
     phases["start"] = timing["execution_started"] - posted  # POST handled, execution started
     seconds = seen - posted
-    part_seconds = timing["part_seconds"]
+    part_seconds = sorted(steps.part_seconds, reverse=True)
     return {
         "seconds": round(seconds, 2),
         "products_per_second": round(products / seconds),

@@ -1,25 +1,25 @@
-"""The plan step reading a store's 16 shards at once against one shard after another, in one run.
+"""Planning a store's 16 shards at once against one shard after another, in one run.
 
     .venv/bin/python bench/planner.py [--products 120001] [--rounds 3] [--no-save]
 
 On the local stack (dynalite, as in bench/end_to_end.py) with a seeded catalogue: the real
-``ExportService.plan`` on a fresh job per round, alternating between the production planner (16
-shard readers, ``export/planner.cut_parts_by_shard``) and the same code with one reader. Prints the
-best round of each, its CPU seconds (this process, dynalite) and the parts, which must be the same.
+planning steps on a fresh job per round (``ExportService.begin_plan``, ``plan_shard`` for each
+shard, ``combine_plan``), alternating between the 16 shard planners at once (as the workflow's
+PlanShards Map runs them, here on threads) and one shard after another. Prints the best round of
+each, its CPU seconds (this process, dynalite) and the parts, which must be the same.
 Merges ``planner_16_vs_1_readers`` (seconds ÷ seconds) and ``planner`` into bench/results.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import resource
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "shared")]
@@ -31,7 +31,7 @@ from local.server import local_service  # noqa: E402
 from product_export.adapters.jobs_table import JobsTable  # noqa: E402
 from product_export.adapters.parts_bucket import PartsBucket  # noqa: E402
 from product_export.adapters.products_table import ProductsTable  # noqa: E402
-from product_export.export import planner, service  # noqa: E402
+from product_export.export import service  # noqa: E402
 from product_export.ids import uuid7  # noqa: E402
 from product_export.jobs.models import Job  # noqa: E402
 from product_export.values import now_timestamp  # noqa: E402
@@ -43,13 +43,15 @@ def plan_once(
     now = now_timestamp()
     job = Job(id=uuid7(), store_id=store_id, created_at=now, updated_at=now)
     exports.jobs.create(job)
-    readers_set = functools.partial(planner.cut_parts_by_shard, readers=readers)
-    with mock.patch.object(service, "cut_parts_by_shard", readers_set):
-        cpu, dynalite_cpu = resource.getrusage(resource.RUSAGE_SELF), _process_cpu(dynalite)
-        started = time.perf_counter()
-        plan = exports.plan(store_id, job.id)
-        seconds = time.perf_counter() - started
-        after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu, dynalite_cpu = resource.getrusage(resource.RUSAGE_SELF), _process_cpu(dynalite)
+    started = time.perf_counter()
+    shards = exports.begin_plan(store_id, job.id)["shards"]
+    with ThreadPoolExecutor(max_workers=readers) as pool:
+        planned = list(pool.map(lambda shard: exports.plan_shard(store_id, job.id, shard), shards))
+    plan = exports.combine_plan(store_id, job.id, planned)
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    plan["parts"] = exports.bucket.get_json(plan["parts_key"])
     return {
         "seconds": round(seconds, 2),
         "cpu_seconds_this_process": round(after.ru_utime - cpu.ru_utime + after.ru_stime - cpu.ru_stime, 2),

@@ -36,6 +36,8 @@ NEW_TABLE_RRU_PER_S = 12_000  # what a new on-demand table serves at once
 TABLE_QUOTA_RRU_PER_S = 40_000  # default per-table on-demand maximum (a quota; can be raised)
 PARTITION_RRU_PER_S = 3_000  # per physical partition
 SHARDS = 16  # partition keys per store (catalogue/models.py SHARD_COUNT)
+# A store's reads top out at SHARDS * PARTITION_RRU_PER_S = 48,000 units/s (a partition key lives in
+# one partition), above the table's default quota: with 16 shards the quota binds first.
 INLINE_MAP_CONCURRENCY = 40
 BYTES_PER_RRU_SECOND = 8 * 1024  # eventually consistent: 0.5 RRU per 4 KB read
 PAGE_BYTES = 1024 * 1024  # a Query page stops after 1 MB of items read (before projection)
@@ -52,14 +54,20 @@ FULL_VCPU_MB = 1769  # Lambda gives one full vCPU at 1,769 MB, a proportional sh
 PAGE_LATENCY_SECONDS = 0.1  # one 1 MB Query page, DynamoDB to Lambda; a writer waits for each page
 PART_FIXED_SECONDS = 0.5  # per part: job check, plan.json, multipart create and complete
 WORKFLOW_FIXED_SECONDS = 1.5  # queue, slot, finalize and the transitions between them
+COMBINE_SECONDS = 2.0  # CombinePlan: read 16 shard files (< 2 MB of ids each), cut, write the list
 SIZES = (100_000, 1_000_000, 10_000_000)
 LAMBDA_TIMEOUT_SECONDS = 900
-SCENARIOS = (  # (name, Map concurrency, table read units per second, planner Lambdas, shards)
-    ("A", 10, NEW_TABLE_RRU_PER_S, 1, SHARDS),  # today: the template's defaults, a new on-demand table
-    ("B", INLINE_MAP_CONCURRENCY, TABLE_QUOTA_RRU_PER_S, 1, SHARDS),  # today: inline Map ceiling, warm table
-    ("C", INLINE_MAP_CONCURRENCY, TABLE_QUOTA_RRU_PER_S, SHARDS, SHARDS),  # a planner Lambda per shard
-    # C, plus a Distributed Map running every part at once, 64 shards and a raised read quota.
-    ("D", 200, 160_000, 64, 64),
+# Writers a table at the default quota feeds (about 580 read units/s each for 2 KB products).
+LARGE_STORE_CONCURRENCY = 64
+SCENARIOS = (  # (name, design, Map concurrency, table read units per second, shards)
+    # before: one PlanExport Lambda read every shard (16 threads), parts in an inline Map (max 40).
+    ("before, defaults", "one planner", 10, NEW_TABLE_RRU_PER_S, SHARDS),
+    ("before, inline ceiling", "one planner", INLINE_MAP_CONCURRENCY, TABLE_QUOTA_RRU_PER_S, SHARDS),
+    # now: a planner Lambda per shard, CombinePlan, parts in a Distributed Map (MapConcurrency).
+    ("**now, defaults**", "per shard", 10, NEW_TABLE_RRU_PER_S, SHARDS),
+    ("**now, large store**", "per shard", LARGE_STORE_CONCURRENCY, TABLE_QUOTA_RRU_PER_S, SHARDS),
+    # not built: 64 shards (a key change) and a read quota raised to 160,000 units/s.
+    ("64 shards (proposed)", "per shard", 200, 160_000, 64),
 )
 
 
@@ -111,19 +119,26 @@ def measured(results: dict[str, Any], item_bytes: float | None) -> Measured:
 
 
 def estimate(  # noqa: PLR0917 - one scenario's parameters
-    scenario: str, products: int, concurrency: int, table_rru: int, planners: int, shards: int, m: Measured
+    scenario: str, design: str, products: int, concurrency: int, table_rru: int, shards: int, m: Measured
 ) -> Estimate:
     parts = math.ceil(products / PART_SIZE)
     read_rru_per_s = min(table_rru, shards * PARTITION_RRU_PER_S)  # a shard is one partition at most
     read_bytes_per_s = read_rru_per_s * BYTES_PER_RRU_SECOND
     store_bytes = products * m.item_bytes
+    per_shard = design == "per shard"
+    planners = shards if per_shard else 1
+    if not per_shard:
+        concurrency = min(concurrency, INLINE_MAP_CONCURRENCY)
 
-    # Planner: 16 shards read at once (export/planner.py), so it is bound by its CPU share (split
-    # over ``planners`` Lambdas), by one shard's pages one after another, or by the table's read
-    # rate (it pays for whole items, whatever it projects).
+    # Planning: every shard is read at once (one thread each in the one planner before, one Lambda
+    # each now), so it is bound by the planners' CPU share, by one shard's pages one after another,
+    # or by the table's read rate (it pays for whole items, whatever it projects). Now a
+    # CombinePlan step follows.
     plan_cpu = products * m.planner_cpu_s * max(1.0, FULL_VCPU_MB / PLANNER_MB) / planners
     plan_pages = store_bytes / PAGE_BYTES / shards * PAGE_LATENCY_SECONDS
     plan_seconds = max(plan_cpu, plan_pages, store_bytes / read_bytes_per_s)
+    if per_shard:
+        plan_seconds += COMBINE_SECONDS
 
     # One part writer: its CPU share for 50,000 rows plus a wait for each page it reads.
     rows = min(products, PART_SIZE)
@@ -148,13 +163,20 @@ def estimate(  # noqa: PLR0917 - one scenario's parameters
         + parts * part_seconds * WRITER_MB / 1024
         + 2 * SMALL_STEP_SECONDS * SMALL_STEP_MB / 1024
     )
-    rru = 2 * store_bytes / 4096 * 0.5  # the planner and the writers each read every item once
+    rru = 2 * store_bytes / 4096 * 0.5  # the planners and the writers each read every item once
     puts = parts * (2 + math.ceil(part_bytes / UPLOAD_CHUNK_BYTES)) + 2  # + plan.json, the clean-up
     gets = parts  # each writer reads plan.json
-    transitions = 8 + parts  # measured: 8 states per export plus one WritePart per part
+    # Counted in the execution history: 8 states per export plus one WritePart per part before;
+    # now also PlanShards, a PlanShard per shard and CombinePlan (the WritePart of each part runs
+    # in the Distributed Map's child execution, billed as a transition too).
+    transitions = 8 + parts + (shards + 2 if per_shard else 0)
+    lambda_requests = parts + 3 + (shards + 1 if per_shard else 0)
+    if per_shard:
+        puts += shards + 1  # the shard files and the part list
+        gets += shards + 1  # CombinePlan reads the shard files, the Map's ItemReader the list
     cost = (
         gb_seconds * LAMBDA_GB_SECOND_ARM
-        + (parts + 3) * LAMBDA_REQUEST
+        + lambda_requests * LAMBDA_REQUEST
         + rru * DYNAMODB_READ_REQUEST_UNIT
         + puts * S3_PUT_REQUEST
         + gets * S3_GET_REQUEST
@@ -189,7 +211,7 @@ def markdown(estimates: list[Estimate]) -> str:
     ]
     for e in estimates:
         lines.append(
-            f"| {e.scenario} | {e.products:,} | {e.parts} "
+            f"| {e.scenario} (\N{MULTIPLICATION SIGN}{e.map_concurrency}) | {e.products:,} | {e.parts} "
             f"| {e.plan_seconds:,.1f} | {e.part_seconds:,.1f} | {e.parts_seconds:,.1f} "
             f"| {e.wall_seconds:,.0f} | {e.bound_by} "
             f"| {e.lambda_gb_seconds:,} | {e.read_request_units:,} | {e.s3_requests:,} "
@@ -209,8 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     path = Path(args.results)
     m = measured(load_results(path), args.item_bytes)
     estimates = [
-        estimate(what, n, c, rru, planners, shards, m)
-        for what, c, rru, planners, shards in SCENARIOS
+        estimate(what, design, n, c, rru, shards, m)
+        for what, design, c, rru, shards in SCENARIOS
         for n in SIZES
     ]
     print(

@@ -1,39 +1,27 @@
-"""Workflow step: mark the job started and plan its parts."""
+"""Workflow step: mark the job started and fix what it holds; name the shards to plan."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from product_export.adapters.aws import transient_errors
 from product_export.adapters.jobs_table import JobsTable
-from product_export.adapters.parts_bucket import PartsBucket
-from product_export.adapters.products_table import ProductsTable
 from product_export.export.service import ExportService
 from product_export.settings import get_settings
 
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics()
 settings = get_settings()
-exports = ExportService(
-    jobs=JobsTable(),
-    products=ProductsTable(),
-    bucket=PartsBucket(),
-    part_size=settings.part_size,
-    settle_seconds=settings.delta_settle_seconds,
-)
+exports = ExportService(jobs=JobsTable(), settle_seconds=settings.delta_settle_seconds)
 
 
 @logger.inject_lambda_context(correlation_id_path="job_id")
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with transient_errors():
-        plan = exports.plan(event["store_id"], event["job_id"])
-    logger.info("export planned", extra={"parts": len(plan["parts"]), "products": plan["products"]})
-    metrics.add_metric(name="ProductsPlanned", unit=MetricUnit.Count, value=plan["products"])
-    return plan
+        started = exports.begin_plan(event["store_id"], event["job_id"])
+    logger.info("export started", extra={"shards": len(started["shards"])})
+    return started

@@ -176,7 +176,7 @@ def test_errors_are_paginated(stack: EmbeddedStack, store: Store, admin: ApiClie
 def test_sample_events_drive_the_workflow_functions(
     stack: EmbeddedStack, store: Store, admin: ApiClient
 ) -> None:
-    """events/ samples for the jobs API and the three workflow steps, each run against the stack."""
+    """events/ samples for the jobs API and the workflow steps, each run against the stack."""
     for number in range(1, 4):
         admin.create_product(product(number))
     export_event = load_event("jobs_api-export.json")
@@ -204,8 +204,14 @@ def test_sample_events_drive_the_workflow_functions(
         ExpressionAttributeValues={":p": {"S": "pending"}},
     )
     plan_event = {**load_event("plan_export.json"), "store_id": store.store_id, "job_id": job_id}
-    plan = stack.dispatcher.invoke("PlanExportFunction", plan_event)
-    assert plan["products"] == 2  # products 1 and 3 are live
+    assert stack.dispatcher.invoke("PlanExportFunction", plan_event) == {"shards": list(range(16))}
+    shard_event = {**load_event("plan_shard.json"), "store_id": store.store_id, "job_id": job_id}
+    planned = [stack.dispatcher.invoke("PlanShardFunction", {**shard_event, "shard": n}) for n in range(16)]
+    assert sum(shard["products"] for shard in planned) == 2  # products 1 and 3 are live
+    combine_event = {**load_event("combine_plan.json"), "store_id": store.store_id, "job_id": job_id}
+    plan = stack.dispatcher.invoke("CombinePlanFunction", combine_event)
+    assert (plan["products"], plan["parts"]) == (2, 1)
+    assert plan["parts_key"] == f"{store.store_id}/{job_id}/plan/parts.json"
     write_event = {**load_event("write_part.json"), "store_id": store.store_id, "job_id": job_id}
     written = stack.dispatcher.invoke("WritePartFunction", write_event)
     assert written["rows"] == 2

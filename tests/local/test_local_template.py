@@ -89,7 +89,7 @@ def test_real_template_lists_the_stack() -> None:
     template = Template.load()
     assert template.path == Path(__file__).resolve().parents[2] / "template.yaml"
     functions = {f.logical_id for f in template.functions()}
-    assert len(functions) == 12
+    assert len(functions) == 14
     assert {"TokenFunction", "AuthorizerFunction", "PlanExportFunction", "WritePartFunction"} <= functions
     assert len(template.tables()) == 4
     assert [b[0] for b in template.buckets()] == ["PartsBucket"]

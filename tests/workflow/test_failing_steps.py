@@ -108,36 +108,52 @@ def test_a_part_writer_out_of_time_gets_one_more_try(
 def test_the_planner_failing_fails_the_job_and_leaves_no_plan(
     stack: EmbeddedStack, store: Store, admin: ApiClient
 ) -> None:
-    admin.create_product(product(1))
-    calls: Counter[str] = Counter()
-    mode = {"fault": "timeout"}
+    for n in range(1, 9):
+        admin.create_product(product(n))
+    calls: Counter[tuple[str, int]] = Counter()
+    combined: Counter[str] = Counter()
 
-    def planner(event: Any, context: Any, call_real: Callable[[Any], Any]) -> Any:
-        calls[event["job_id"]] += 1
-        if mode["fault"] == "timeout":
+    def shard_planner(event: Any, context: Any, call_real: Callable[[Any], Any]) -> Any:
+        calls[(event["job_id"], event["shard"])] += 1
+        if event["shard"] == 3:
             raise FunctionTimedOut(900)
-        call_real(event)  # the plan (plan.json) is stored, then the step fails
-        raise RuntimeError("catalogue unreadable")
+        if event["shard"] == 11:
+            call_real(event)  # its shard file is stored, then the step fails
+            raise RuntimeError("catalogue unreadable")
+        return call_real(event)
 
-    stack.dispatcher.intercept("PlanExportFunction", planner)
+    stack.dispatcher.intercept("PlanShardFunction", shard_planner)
 
-    # Out of time: planning the same store again would take as long, so it is not retried.
+    # Two shard planners fail (one out of time, one with an error): every planner ends, none is
+    # tried again (planning the same shard again would fail the same way), the job fails with both
+    # reasons and no shard file is left.
     job = admin.wait_for_job(admin.export()["id"], timeout=60)
     assert job["attributes"]["status"] == "failed"
-    assert calls[job["id"]] == 1
+    assert {shard for (job_id, shard) in calls if job_id == job["id"]} == set(range(16))
+    assert calls[(job["id"], 3)] == calls[(job["id"], 11)] == 1
     assert _errors(admin, job["id"]) == [
-        "Export failed: the step ran out of time (timed out after 900.00 seconds)"
+        "Export failed: ShardPlanningFailed: shard 3 could not be planned: the step ran out of time "
+        "(timed out after 900.00 seconds); shard 11 could not be planned: RuntimeError: catalogue unreadable"
     ]
-    assert _bucket_state(stack, store, job["id"]) == ([], [])
+    assert job["meta"]["file_locations"] is None
+    assert _bucket_state(stack, store, job["id"]) == ([], []), "no shard file is left"
+    assert _no_slot_held(store)
 
-    # A permanent error after the plan was stored: failed at once, the plan removed.
-    mode["fault"] = "error"
+    # A permanent error after the plan and the part list were stored: failed at once, both removed.
+    stack.dispatcher.clear_intercepts()
+
+    def combiner(event: Any, context: Any, call_real: Callable[[Any], Any]) -> Any:
+        combined[event["job_id"]] += 1
+        call_real(event)
+        raise RuntimeError("jobs table unreachable")
+
+    stack.dispatcher.intercept("CombinePlanFunction", combiner)
     job = admin.wait_for_job(admin.export()["id"], timeout=60)
     assert job["attributes"]["status"] == "failed"
-    assert calls[job["id"]] == 1, "a permanent error is not retried"
-    assert _errors(admin, job["id"]) == ["Export failed: RuntimeError: catalogue unreadable"]
+    assert combined[job["id"]] == 1, "a permanent error is not retried"
+    assert _errors(admin, job["id"]) == ["Export failed: RuntimeError: jobs table unreachable"]
     assert job["meta"]["file_locations"] is None
-    assert _bucket_state(stack, store, job["id"]) == ([], []), "plan.json is gone"
+    assert _bucket_state(stack, store, job["id"]) == ([], []), "plan.json and plan/parts.json are gone"
     assert _no_slot_held(store)
 
 
@@ -231,7 +247,15 @@ def test_every_task_gives_its_lambda_time_to_time_out_first() -> None:
     text = machine.definition_path.read_text(encoding="utf-8")
     definition = json.loads(re.sub(r"\$\{(\w+)\}", substitute, text))
     tasks = dict(_task_states(definition["States"]))
-    assert set(tasks) == {"AcquireSlot", "PlanExport", "WritePart", "FinalizeExport", "RecordFailure"}
+    assert set(tasks) == {
+        "AcquireSlot",
+        "PlanExport",
+        "PlanShard",
+        "CombinePlan",
+        "WritePart",
+        "FinalizeExport",
+        "RecordFailure",
+    }
     for name, state in tasks.items():
         function = template.function(state["Parameters"]["FunctionName"])
         assert state["TimeoutSeconds"] > function.timeout, name

@@ -173,6 +173,12 @@ class PartsBucket:
                 aborted += 1
         return aborted
 
+    def delete_keys(self, keys: list[str]) -> None:
+        """Delete the given objects (those already gone are no error); no listing needed."""
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1,000 keys
+            batch = [{"Key": key} for key in keys[start : start + 1000]]
+            self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under ``prefix``; returns how many were deleted."""
         deleted = 0

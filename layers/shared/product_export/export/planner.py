@@ -4,10 +4,11 @@ A part is a list of inclusive id ranges, one per shard it touches, and holds ``p
 products, so when the catalogue does not change every part but the last is full. Only keys, the
 column index and the attributes the filter reads are fetched.
 
-``cut_parts`` cuts keys visited in (shard, id) order. ``cut_parts_by_shard`` reads the shards at
-once (a planner waiting on one Query page at a time reads a large store for minutes): each shard is
-cut into full one-range parts as its keys arrive, and the shards' remainders are then cut together
-in shard order, so the parts are as full as ``cut_parts`` makes them.
+``cut_parts`` cuts keys visited in (shard, id) order. A large store is planned shard by shard
+(the workflow runs one planner per shard, so planning time does not grow with the store): each
+shard is cut into full one-range parts as its keys arrive (``cut_shard``), and the shards'
+remainders are then cut together in shard order (``combine_shards``), so the parts are as full as
+``cut_parts`` makes them. ``cut_parts_by_shard`` does both in one process, reading shards at once.
 """
 
 from __future__ import annotations
@@ -82,41 +83,59 @@ def cut_parts(keys: Iterable[tuple[int, str]], part_size: int) -> Iterator[PartP
         yield part
 
 
-def cut_parts_by_shard(
-    read_shard: Callable[[int], Iterable[str]], shards: Sequence[int], part_size: int, *, readers: int = 16
-) -> list[PartPlan]:
-    """Parts of at most ``part_size`` from the ids ``read_shard(shard)`` yields (in id order), with
-    up to ``readers`` shards read at once.
+@dataclass
+class ShardCut:
+    """One shard's ids cut into full one-range parts; ``remainder`` holds the ids left over (fewer
+    than the part size), in id order."""
 
-    A shard's ids fill one-range parts of exactly ``part_size`` as they arrive; the ids left over in
-    each shard (fewer than ``part_size``, kept in memory until every shard is read) are cut across
-    shards in shard order. Full parts come first, so only the last part may be smaller. Memory: at
-    most ``len(shards) * part_size`` ids.
-    """
+    shard: int
+    part_size: int
+    full: list[KeyRange] = field(default_factory=list)
+    remainder: list[str] = field(default_factory=list)
 
-    def cut_shard(shard: int) -> tuple[list[KeyRange], list[str]]:
-        full: list[KeyRange] = []
-        left: list[str] = []
-        for product_id in read_shard(shard):
-            left.append(product_id)
-            if len(left) == part_size:
-                full.append(KeyRange(shard, left[0], left[-1]))
-                left = []
-        return full, left
+    @property
+    def products(self) -> int:
+        return len(self.full) * self.part_size + len(self.remainder)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(readers, len(shards)))) as pool:
-        cut = list(pool.map(cut_shard, shards))
+
+def cut_shard(shard: int, ids: Iterable[str], part_size: int) -> ShardCut:
+    """Full parts of exactly ``part_size`` from one shard's ids (in id order) as they arrive."""
+    cut = ShardCut(shard, part_size)
+    left: list[str] = []
+    for product_id in ids:
+        left.append(product_id)
+        if len(left) == part_size:
+            cut.full.append(KeyRange(shard, left[0], left[-1]))
+            left = []
+    cut.remainder = left
+    return cut
+
+
+def combine_shards(cuts: Sequence[ShardCut], part_size: int) -> list[PartPlan]:
+    """The parts of every shard: the shards' full parts first (numbered from 1, in shard order),
+    then their remainders cut together in shard order, so only the last part may be smaller."""
     parts = [
         PartPlan(number, [key_range], part_size)
-        for number, key_range in enumerate((r for full, _ in cut for r in full), start=1)
+        for number, key_range in enumerate((r for cut in cuts for r in cut.full), start=1)
     ]
-    remainders = (
-        (shard, product_id) for shard, (_, left) in zip(shards, cut, strict=True) for product_id in left
-    )
+    remainders = ((cut.shard, product_id) for cut in cuts for product_id in cut.remainder)
     mixed = list(cut_parts(remainders, part_size))  # numbered 1.. (each from the one before)
     for part in mixed:
         part.number += len(parts)
     return parts + mixed
+
+
+def cut_parts_by_shard(
+    read_shard: Callable[[int], Iterable[str]], shards: Sequence[int], part_size: int, *, readers: int = 16
+) -> list[PartPlan]:
+    """Parts of at most ``part_size`` from the ids ``read_shard(shard)`` yields (in id order), with
+    up to ``readers`` shards read at once: ``cut_shard`` for each, then ``combine_shards``.
+
+    Memory: at most ``len(shards) * part_size`` ids.
+    """
+    with ThreadPoolExecutor(max_workers=max(1, min(readers, len(shards)))) as pool:
+        cuts = list(pool.map(lambda shard: cut_shard(shard, read_shard(shard), part_size), shards))
+    return combine_shards(cuts, part_size)
 
 
 def cover_key_space(parts: list[PartPlan], shards: Sequence[int]) -> list[PartPlan]:

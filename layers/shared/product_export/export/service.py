@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterator
@@ -28,7 +29,14 @@ from product_export.export.delta import (
 )
 from product_export.export.manifest import manifest_document, manifest_key
 from product_export.export.overflow import OVERFLOW, number_overflow, overflow_key, runs
-from product_export.export.planner import PartPlan, cover_key_space, cut_parts_by_shard, in_snapshot
+from product_export.export.planner import (
+    PartPlan,
+    ShardCut,
+    combine_shards,
+    cover_key_space,
+    cut_shard,
+    in_snapshot,
+)
 from product_export.export.progress import PartProgress, ProgressRecorder
 from product_export.export.quota import ExportQuota
 from product_export.export.rows import PartRows
@@ -47,6 +55,10 @@ class JobNotRunning(Exception):
     """The job left the ``started`` status (cancelled): the workflow step stops without writing."""
 
 
+class ShardPlanningFailed(Exception):
+    """A shard planner failed (after its retries): the export fails with what each one reported."""
+
+
 @dataclass(frozen=True)
 class ExportRequest:
     filter: str | None
@@ -58,7 +70,24 @@ class ExportRequest:
 
 
 def plan_key(job: Job) -> str:
+    """The header every part uses (written when planning ends, removed when the export succeeds)."""
     return f"{job.store_id}/{job.id}/plan.json"
+
+
+def plan_folder(job: Job) -> str:
+    """Planning's working files, beside plan.json: one per shard, then the part list."""
+    return f"{job.store_id}/{job.id}/plan/"
+
+
+def shard_plan_key(job: Job, shard: int) -> str:
+    """One shard planner's output (full ranges, remainder ids, column index), until combined."""
+    return f"{plan_folder(job)}shard-{shard:02d}.json"
+
+
+def part_list_key(job: Job) -> str:
+    """The part descriptors as one JSON array: the part writers' Distributed Map reads its items
+    from here (``ItemReader``), so the list never passes through the workflow's payload."""
+    return f"{plan_folder(job)}parts.json"
 
 
 def part_key(job: Job, number: int) -> str:
@@ -143,29 +172,26 @@ class ExportService:
         return job
 
     # --- workflow steps -----------------------------------------------------------------------
-    def plan(self, store_id: str, job_id: str) -> dict[str, Any]:
-        """Mark the job started, cut its parts and store the header every part will use."""
+    def begin_plan(self, store_id: str, job_id: str) -> dict[str, Any]:
+        """Mark the job started and fix what it holds (snapshot, cut-over); returns the shards to
+        plan, one planner each (``plan_shard``). A delta export reads the updated-at index in
+        update order across shards, so it has no shards to plan: ``combine_plan`` plans it whole."""
         job = self._set_cutover(self._enter_started(store_id, job_id))
+        expr = in_snapshot(export_filter(job), job.snapshot_at)
+        delta = updated_window(expr, job.cutover_at) is not None
+        return {"shards": [] if delta else list(range(SHARD_COUNT))}
+
+    def plan_shard(self, store_id: str, job_id: str, shard: int) -> dict[str, Any]:
+        """Read one shard's matching keys, cut its full parts and store them, its remainder ids and
+        its column index in the shard's plan file; returns a summary small enough for the workflow."""
+        job = self._running_job(store_id, job_id)
+        if not 0 <= shard < SHARD_COUNT:
+            raise ValueError(f"shard {shard} is not one of the {SHARD_COUNT} shards")
         expr = in_snapshot(export_filter(job), job.snapshot_at)
         wanted = {"pk", "sk", "updated_at", "product_types", "columns"} | set(referenced_attributes(expr))
         column_index: set[str] = set()
 
-        def keys() -> Any:
-            for item in matching_products(
-                self.products,
-                store_id,
-                expr,
-                include_bundles=False,
-                attributes=wanted,
-                cutover=job.cutover_at,
-            ):
-                column_index.update(item.get("columns", ()))
-                yield int(item["pk"].rsplit("#", 1)[1]), item["updated_at"], item["sk"]
-
-        # One column index per shard: the shards are read by threads at once.
-        shard_columns: dict[int, set[str]] = {shard: set() for shard in range(SHARD_COUNT)}
-
-        def shard_ids(shard: int) -> Iterator[str]:
+        def ids() -> Iterator[str]:
             for item in matching_products(
                 self.products,
                 store_id,
@@ -174,24 +200,85 @@ class ExportService:
                 ranges=[KeyRange(shard)],
                 attributes=wanted,
             ):
-                shard_columns[shard].update(item.get("columns", ()))
+                column_index.update(item.get("columns", ()))
                 yield item["sk"]
 
-        if updated_window(expr, job.cutover_at) is None:
-            cut: Any = cover_key_space(
-                cut_parts_by_shard(shard_ids, range(SHARD_COUNT), self.part_size), range(SHARD_COUNT)
+        cut = cut_shard(shard, ids(), self.part_size)
+        self.bucket.put_json(
+            shard_plan_key(job, shard),
+            {
+                "shard": shard,
+                "products": cut.products,
+                "full": [[r.first, r.last] for r in cut.full],
+                "remainder": cut.remainder,
+                "columns": sorted(column_index),
+            },
+        )
+        return {"shard": shard, "products": cut.products, "full_parts": len(cut.full)}
+
+    def combine_plan(self, store_id: str, job_id: str, shards: list[dict[str, Any]]) -> dict[str, Any]:
+        """Cut the shards' remainders together, number the parts, store the header (plan.json) and
+        the part list the part writers' Map reads, record what progress counts against and remove
+        the shard files. ``shards`` are the shard planners' summaries; with none (a delta export)
+        the parts are cut here from the updated-at index."""
+        job = self._running_job(store_id, job_id)
+        failed = sorted((s for s in shards if "error" in s), key=lambda s: int(s["shard"]))
+        if failed:
+            raise ShardPlanningFailed(
+                "; ".join(
+                    f"shard {s['shard']} could not be planned: {describe_failure(s['error'], s.get('cause'))}"
+                    for s in failed
+                )
             )
-            column_index = column_index.union(*shard_columns.values())
+        expr = in_snapshot(export_filter(job), job.snapshot_at)
+        column_index: set[str] = set()
+        cut: Any
+        if shards:
+            numbers = sorted(int(s["shard"]) for s in shards)
+            if numbers != list(range(SHARD_COUNT)):
+                raise ValueError(f"planned shards {numbers} are not the store's {SHARD_COUNT} shards")
+            cuts = []
+            for shard in numbers:  # in shard order: the remainders are cut together in that order
+                document = self.bucket.get_json(shard_plan_key(job, shard))
+                column_index.update(document["columns"])
+                cuts.append(
+                    ShardCut(
+                        shard,
+                        self.part_size,
+                        [KeyRange(shard, first, last) for first, last in document["full"]],
+                        document["remainder"],
+                    )
+                )
+            cut = cover_key_space(combine_shards(cuts, self.part_size), range(SHARD_COUNT))
         else:  # read from the updated-at index: parts are (updated_at, id) ranges
+            wanted = {"pk", "sk", "updated_at", "product_types", "columns"} | set(referenced_attributes(expr))
+
+            def keys() -> Iterator[tuple[int, str, str]]:
+                for item in matching_products(
+                    self.products,
+                    store_id,
+                    expr,
+                    include_bundles=False,
+                    attributes=wanted,
+                    cutover=job.cutover_at,
+                ):
+                    column_index.update(item.get("columns", ()))
+                    yield int(item["pk"].rsplit("#", 1)[1]), item["updated_at"], item["sk"]
+
             cut = cut_index_parts(in_key_order(keys()), self.part_size)
         parts = [part.to_json() for part in cut]
         columns = build_columns(
             column_index, store_id=store_id, use_template_slugs=job.use_template_slugs, include=job.columns
         )
         self.bucket.put_json(plan_key(job), {"columns": [column.to_json() for column in columns]})
+        self.bucket.put_json(part_list_key(job), parts)
         products = sum(part["products"] for part in parts)
         self._record_plan(job, products=products, parts=len(parts))
-        return {"parts": parts, "products": products}
+        # Best effort, never failing the step once the plan is recorded (a retry would find shard
+        # files gone): FinalizeExport removes the plan folder, a failed export its whole folder.
+        with contextlib.suppress(Exception):
+            self.bucket.delete_keys([shard_plan_key(job, int(s["shard"])) for s in shards])
+        return {"products": products, "parts": len(parts), "parts_key": part_list_key(job)}
 
     def write_part(self, store_id: str, job_id: str, part_json: dict[str, Any]) -> dict[str, Any]:
         """Stream one part's products from DynamoDB to its CSV object."""
@@ -288,6 +375,7 @@ class ExportService:
         # The manifest is written while the plan (which holds the header) is still there; then the
         # plan goes: once the job reads "success" its folder holds exactly its parts and its manifest.
         manifest = self._write_manifest(job, [PartFile.model_validate(f) for f in files])
+        self.bucket.delete_prefix(plan_folder(job))
         self.bucket.delete_prefix(plan_key(job))
         now = now_timestamp()
         try:

@@ -1,0 +1,31 @@
+"""Workflow step (one iteration of the shard Map): plan one shard's parts from its keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from product_export.adapters.aws import transient_errors
+from product_export.adapters.jobs_table import JobsTable
+from product_export.adapters.parts_bucket import PartsBucket
+from product_export.adapters.products_table import ProductsTable
+from product_export.export.service import ExportService
+from product_export.settings import get_settings
+
+logger = Logger()
+tracer = Tracer()
+settings = get_settings()
+exports = ExportService(
+    jobs=JobsTable(), products=ProductsTable(), bucket=PartsBucket(), part_size=settings.part_size
+)
+
+
+@logger.inject_lambda_context(correlation_id_path="job_id")
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    with transient_errors():
+        planned = exports.plan_shard(event["store_id"], event["job_id"], int(event["shard"]))
+    logger.info("shard planned", extra=planned)
+    return planned
