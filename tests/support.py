@@ -50,7 +50,7 @@ class ApiClient:
         path: str,
         *,
         json_body: Any = None,
-        query: dict[str, str] | None = None,
+        query: dict[str, str] | dict[str, list[str]] | None = None,
         headers: dict[str, str] | None = None,
         body: str | None = None,
     ) -> ApiResponse:
@@ -61,7 +61,7 @@ class ApiClient:
             sent["Content-Type"] = "application/json"
             body = json.dumps(json_body)
         sent.update(headers or {})
-        raw_query = urllib.parse.urlencode(query or {}, quote_via=urllib.parse.quote)
+        raw_query = urllib.parse.urlencode(query or {}, doseq=True, quote_via=urllib.parse.quote)
         return self.api.request(
             method, path + (f"?{raw_query}" if raw_query else ""), headers=sent, body=body
         )

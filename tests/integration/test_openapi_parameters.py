@@ -238,3 +238,28 @@ def test_an_empty_value_is_accepted_exactly_where_the_document_admits_it(admin: 
                 assert answer.json()["errors"][0]["source"] == {"parameter": parameter.name}, what
             checked += 1
     assert checked >= 10
+
+
+def test_a_query_parameter_given_twice_is_refused_naming_it(admin: ApiClient) -> None:
+    """API Gateway would keep only the last of two values; the handlers refuse the ambiguity instead
+    of reading one of them (schemathesis found ``?useTemplateSlugs=<junk>&useTemplateSlugs=`` taken
+    as "left out")."""
+    job = admin.export()
+    admin.wait_for_job(job["id"])
+    concrete = {"/pcm/jobs/{id}/errors": f"/pcm/jobs/{job['id']}/errors"}
+    jobs_before = admin.get("/pcm/jobs").json()["meta"]["results"]["total"]
+    checked = 0
+    for operation in OPERATIONS:
+        for parameter in operation.parameters:
+            if parameter.location != "query":
+                continue
+            path = concrete.get(operation.path, operation.path)
+            answer = admin.request(operation.method.upper(), path, query={parameter.name: ["", "true"]})
+            what = (operation.operation_id, parameter.name, answer.status, answer.body[:200])
+            assert answer.status == 400, what
+            [error] = answer.json()["errors"]
+            assert error["source"] == {"parameter": parameter.name}, what
+            assert "more than once" in error["detail"], what
+            checked += 1
+    assert checked >= 10
+    assert admin.get("/pcm/jobs").json()["meta"]["results"]["total"] == jobs_before, "no export was started"

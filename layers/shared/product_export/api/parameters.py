@@ -40,6 +40,10 @@ class Parameter:
         event = app.current_event
         if self.location == "header":
             return event.headers.get(self.name)  # case-insensitive, as HTTP header names are
+        # API Gateway keeps only the last of repeated values in queryStringParameters; a parameter
+        # given twice is ambiguous, so it is refused rather than read as its last value.
+        if len((event.multi_value_query_string_parameters or {}).get(self.name) or ()) > 1:
+            raise BadRequest(f"{self.name} is given more than once", source=self.name)
         value = event.get_query_string_value(self.name)
         return None if value == "" and self.allow_empty else value
 
