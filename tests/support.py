@@ -11,8 +11,11 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from local.apigw import ApiResponse
 from local.stack import EmbeddedStack
+from product_export.adapters.jobs_table import JobsTable
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
@@ -145,6 +148,32 @@ def parse_csv(data: bytes) -> tuple[list[str], list[dict[str, str]]]:
     rows = list(csv.reader(io.StringIO(text, newline="")))
     header, body = rows[0], rows[1:]
     return header, [dict(zip(header, row, strict=True)) for row in body]
+
+
+def exported_rows(job: dict[str, Any]) -> list[dict[str, str]]:
+    """Every row of a finished job's files, downloaded over HTTP as a client would, in file order."""
+    files = job["meta"]["file_locations"]
+    return [row for url in files for row in parse_csv(requests.get(url, timeout=30).content)[1]]
+
+
+def bucket_state(stack: EmbeddedStack, store_id: str, job_id: str) -> tuple[list[str], list[str]]:
+    """(object keys, open multipart upload keys) under a job's folder in the parts bucket."""
+    s3, bucket = stack.client("s3"), stack.environment()["PARTS_BUCKET"]
+    prefix = f"{store_id}/{job_id}/"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+    uploads = [u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix).get("Uploads", [])]
+    return sorted(keys), uploads
+
+
+def slots_given_back(store_id: str, timeout: float = 10) -> bool:
+    """Whether the store's export slots are all free within ``timeout`` seconds (the last step gives
+    a slot back right after recording the outcome the client sees)."""
+    deadline = time.monotonic() + timeout
+    while JobsTable().slot_holders(store_id):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def expected_cells(resource: dict[str, Any], template_name: Any = None) -> dict[str, str]:

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import requests
 
 from local.lambdas import FunctionTimedOut
 from local.stack import EmbeddedStack
@@ -21,31 +19,21 @@ from local.template import Template, _logical_of
 from product_export.adapters.jobs_table import JobsTable
 from product_export.adapters.workflow import ExportWorkflow
 from product_export.export.service import part_key
-from tests.support import ApiClient, load_event, parse_csv, product
+from tests.support import (
+    ApiClient,
+    bucket_state,
+    exported_rows,
+    load_event,
+    product,
+    slots_given_back,
+)
 
 pytestmark = pytest.mark.workflow
 Intercept = Callable[[Any, Any, Callable[[Any], Any]], Any]
 
 
-def _bucket_state(stack: EmbeddedStack, store: Store, job_id: str) -> tuple[list[str], list[str]]:
-    s3, bucket = stack.client("s3"), stack.environment()["PARTS_BUCKET"]
-    prefix = f"{store.store_id}/{job_id}/"
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
-    uploads = [u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix).get("Uploads", [])]
-    return sorted(keys), uploads
-
-
 def _errors(admin: ApiClient, job_id: str) -> list[str]:
     return [e["attributes"]["message"] for e in admin.get(f"/pcm/jobs/{job_id}/errors").json()["data"]]
-
-
-def _no_slot_held(store: Store, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while JobsTable().slot_holders(store.store_id):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def _killed_writer_leftover(stack: EmbeddedStack, store: Store, job_id: str, number: int) -> None:
@@ -80,13 +68,9 @@ def test_a_part_writer_out_of_time_gets_one_more_try(
     job = admin.wait_for_job(admin.export()["id"], timeout=60)
     assert job["attributes"]["status"] == "success", _errors(admin, job["id"])
     assert calls[(job["id"], 2)] == 2
-    rows = [
-        row["id"]
-        for url in job["meta"]["file_locations"]
-        for row in parse_csv(requests.get(url, timeout=30).content)[1]
-    ]
+    rows = [row["id"] for row in exported_rows(job)]
     assert sorted(rows) == sorted(ids), "each product exactly once"
-    keys, uploads = _bucket_state(stack, store, job["id"])
+    keys, uploads = bucket_state(stack, store.store_id, job["id"])
     assert uploads == [], "the killed writer's upload is aborted"
     assert [key for key in keys if key.endswith(".csv")] == sorted(
         part_key(JobsTable().get(store.store_id, job["id"]), n) for n in (1, 2, 3)
@@ -101,8 +85,8 @@ def test_a_part_writer_out_of_time_gets_one_more_try(
         "Part 1 failed: the step ran out of time (timed out after 900.00 seconds)"
     ]
     assert job["meta"]["file_locations"] is None
-    assert _bucket_state(stack, store, job["id"]) == ([], [])
-    assert _no_slot_held(store)
+    assert bucket_state(stack, store.store_id, job["id"]) == ([], [])
+    assert slots_given_back(store.store_id)
 
 
 def test_the_planner_failing_fails_the_job_and_leaves_no_plan(
@@ -136,8 +120,8 @@ def test_the_planner_failing_fails_the_job_and_leaves_no_plan(
         "(timed out after 900.00 seconds); shard 11 could not be planned: RuntimeError: catalogue unreadable"
     ]
     assert job["meta"]["file_locations"] is None
-    assert _bucket_state(stack, store, job["id"]) == ([], []), "no shard file is left"
-    assert _no_slot_held(store)
+    assert bucket_state(stack, store.store_id, job["id"]) == ([], []), "no shard file is left"
+    assert slots_given_back(store.store_id)
 
     # A permanent error after the plan and the part list were stored: failed at once, both removed.
     stack.dispatcher.clear_intercepts()
@@ -153,8 +137,9 @@ def test_the_planner_failing_fails_the_job_and_leaves_no_plan(
     assert combined[job["id"]] == 1, "a permanent error is not retried"
     assert _errors(admin, job["id"]) == ["Export failed: RuntimeError: jobs table unreachable"]
     assert job["meta"]["file_locations"] is None
-    assert _bucket_state(stack, store, job["id"]) == ([], []), "plan.json and plan/parts.json are gone"
-    assert _no_slot_held(store)
+    left = bucket_state(stack, store.store_id, job["id"])
+    assert left == ([], []), "plan.json and plan/parts.json are gone"
+    assert slots_given_back(store.store_id)
 
 
 def test_the_last_step_failing_is_retried_then_recorded(
@@ -184,8 +169,8 @@ def test_the_last_step_failing_is_retried_then_recorded(
     assert job["attributes"]["status"] == "failed"
     assert _errors(admin, job["id"]) == ["Export failed: RuntimeError: jobs table unreachable"]
     assert job["meta"]["file_locations"] is None
-    assert _bucket_state(stack, store, job["id"]) == ([], [])
-    assert _no_slot_held(store)
+    assert bucket_state(stack, store.store_id, job["id"]) == ([], [])
+    assert slots_given_back(store.store_id)
 
 
 def test_the_last_step_broken_for_good_still_ends_the_job(
@@ -216,8 +201,8 @@ def test_the_last_step_broken_for_good_still_ends_the_job(
     job = admin.get(f"/pcm/jobs/{job_id}").json()["data"]
     assert job["attributes"]["status"] == "failed" and job["attributes"]["completed_at"]
     assert _errors(admin, job_id) == ["Export failed: The export's workflow failed without recording why"]
-    assert _bucket_state(stack, store, job_id) == ([], []), "its part is removed"
-    assert _no_slot_held(store)
+    assert bucket_state(stack, store.store_id, job_id) == ([], []), "its part is removed"
+    assert slots_given_back(store.store_id)
     assert list(JobsTable().open_jobs(created_before="9999")) == [], "no job is left pending or started"
 
 

@@ -18,7 +18,7 @@ from product_export.adapters.jobs_table import JobsTable
 from product_export.ids import uuid7
 from product_export.jobs.models import Job
 from product_export.values import now_timestamp
-from tests.support import ApiClient, load_event, product
+from tests.support import ApiClient, load_event, product, slots_given_back
 
 pytestmark = pytest.mark.workflow
 
@@ -52,16 +52,6 @@ class HoldJobs:
 
 def _status(admin: ApiClient, job_id: str) -> str:
     return str(admin.get(f"/pcm/jobs/{job_id}").json()["data"]["attributes"]["status"])
-
-
-def _slots_all_given_back(store: Store, timeout: float = 10) -> bool:
-    """The last step gives the slot back right after recording the outcome the client sees."""
-    deadline = time.monotonic() + timeout
-    while JobsTable().slot_holders(store.store_id):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_exports_of_a_store_run_one_at_a_time_in_creation_order(
@@ -114,7 +104,7 @@ def test_exports_of_a_store_run_one_at_a_time_in_creation_order(
     assert jobs[1]["completed_at"] <= jobs[2]["started_at"], "the third starts once the second is done"
     assert third_tried_free.is_set(), "the third export asked while the slot was free"
     assert not attempts[third][-2]["acquired"], "... and waited for the older one"
-    assert _slots_all_given_back(store)
+    assert slots_given_back(store.store_id)
 
 
 def test_stores_do_not_wait_for_each_other(
@@ -182,7 +172,7 @@ def test_every_way_a_job_ends_gives_its_slot_back(
     assert admin.wait_for_job(after_failure, timeout=60)["attributes"]["status"] == "success"
 
     assert [_status(admin, job_id) for job_id in (cancelled, after_cancel)] == ["cancelled", "failed"]
-    assert _slots_all_given_back(store)
+    assert slots_given_back(store.store_id)
 
 
 def test_the_sample_event_asks_for_a_slot(stack: EmbeddedStack, store: Store, admin: ApiClient) -> None:

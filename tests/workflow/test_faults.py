@@ -7,14 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 from botocore.exceptions import ClientError
 
 from local.stack import EmbeddedStack
 from local.stores import DemoStore as Store
 from product_export.adapters.parts_bucket import MultipartUpload
 from product_export.adapters.products_table import ProductsTable
-from tests.support import ApiClient, parse_csv, product
+from tests.support import ApiClient, bucket_state, exported_rows, product
 
 pytestmark = pytest.mark.workflow
 
@@ -41,14 +40,6 @@ def _fail_first_query_of_writer(monkeypatch: pytest.MonkeyPatch, code: str, time
     return raised
 
 
-def _bucket_state(stack: EmbeddedStack, store: Store, job_id: str) -> tuple[list[str], list[str]]:
-    s3, bucket = stack.client("s3"), stack.environment()["PARTS_BUCKET"]
-    prefix = f"{store.store_id}/{job_id}/"
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
-    uploads = [u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix).get("Uploads", [])]
-    return keys, uploads
-
-
 @pytest.mark.stack_parameters(PartSize=3)
 def test_throttling_is_retried_and_every_row_lands_once(
     stack: EmbeddedStack, store: Store, admin: ApiClient, monkeypatch: pytest.MonkeyPatch
@@ -58,13 +49,9 @@ def test_throttling_is_retried_and_every_row_lands_once(
     job = admin.wait_for_job(admin.export()["id"])
     assert raised == [1, 1]
     assert job["attributes"]["status"] == "success"
-    rows = [
-        row["id"]
-        for url in job["meta"]["file_locations"]
-        for row in parse_csv(requests.get(url, timeout=30).content)[1]
-    ]
+    rows = [row["id"] for row in exported_rows(job)]
     assert sorted(rows) == sorted(ids), "each product exactly once"
-    keys, uploads = _bucket_state(stack, store, job["id"])
+    keys, uploads = bucket_state(stack, store.store_id, job["id"])
     parts = [key for key in keys if key.endswith(".csv")]
     assert len(parts) == 3 and uploads == [], (
         keys,
@@ -106,5 +93,5 @@ def test_an_upload_failing_midway_leaves_nothing_behind(
     job = admin.wait_for_job(admin.export()["id"])
     assert job["attributes"]["status"] == "failed"
     assert job["meta"]["file_locations"] is None
-    keys, uploads = _bucket_state(stack, store, job["id"])
+    keys, uploads = bucket_state(stack, store.store_id, job["id"])
     assert keys == [] and uploads == [], "a failed job keeps no part, complete or partial"
