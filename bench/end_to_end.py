@@ -40,8 +40,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "shared")]
@@ -51,8 +54,10 @@ from local.demo import Client  # noqa: E402
 from local.seed import demo_product, seed  # noqa: E402
 from local.server import LocalService, local_service  # noqa: E402
 from product_export.adapters.dynamo_json import encode_item  # noqa: E402
-from product_export.catalogue.models import ProductData  # noqa: E402
+from product_export.adapters.products_table import PLANNING_INDEX_ATTRIBUTES  # noqa: E402
+from product_export.catalogue.models import SHARD_COUNT, ProductData  # noqa: E402
 from product_export.catalogue.products import new_item  # noqa: E402
+from product_export.export import service as export_service  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 DEFAULT_SIZES = (10_000, 120_001, 500_000)
@@ -174,20 +179,52 @@ def _execution_arn(service: LocalService, job_id: str) -> str:
 class StepClock:
     """CPU seconds of the planner and the part writers, measured around the real handlers.
 
-    A part writer, a shard planner and the other planning steps each run on one thread, so the
-    thread's CPU time is the step's own (not dynalite's, not the S3 server's). Dynalite's CPU while
-    planning is taken from the start of PlanExport to the end of CombinePlan.
+    A part writer and each planning step run on one thread, so the thread's CPU time is the step's
+    own (not dynalite's, not the S3 server's). A shard-group planner reads its shards, and
+    CombinePlan fetches the group files, on threads of a pool (``export/service.py``) that the
+    handler's thread clock does not see: while measuring, the service's pools charge each task's CPU
+    time to the step that submitted it. Dynalite's CPU while planning is taken from the start of
+    PlanExport to the end of CombinePlan.
     """
 
     def __init__(self, service: LocalService, dynalite: int | None) -> None:
         self.dispatcher = service.stack.dispatcher
         self.dynalite = dynalite
-        self.plan_cpu = 0.0
+        self.plan_cpu = 0.0  # every planning step: PlanExport, the shard-group planners, CombinePlan
+        self.combine_cpu = 0.0  # CombinePlan alone (its work grows with the shards' remainders)
         self.plan_dynalite_cpu = 0.0
         self.part_cpu: list[float] = []
         self.part_seconds: list[float] = []
         self._lock = threading.Lock()
         self._dynalite_at_plan = 0.0
+        self._step = threading.local()  # the planning step a handler thread is running
+        self._pools = mock.patch.object(export_service, "ThreadPoolExecutor", self._counting_pool())
+
+    def _charge(self, step: str | None, seconds: float) -> None:
+        if step is None:
+            return
+        with self._lock:
+            self.plan_cpu += seconds
+            if step == "CombinePlanFunction":
+                self.combine_cpu += seconds
+
+    def _counting_pool(self) -> type[ThreadPoolExecutor]:
+        clock = self
+
+        class CountingPool(ThreadPoolExecutor):
+            def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+                step = getattr(clock._step, "name", None)  # read on the submitting (handler) thread
+
+                def timed(*inner_args: Any, **inner_kwargs: Any) -> Any:
+                    before = time.thread_time()
+                    try:
+                        return fn(*inner_args, **inner_kwargs)
+                    finally:
+                        clock._charge(step, time.thread_time() - before)
+
+                return super().submit(timed, *args, **kwargs)
+
+        return CountingPool
 
     def __enter__(self) -> StepClock:
         def planning(logical_id: str) -> Any:
@@ -195,11 +232,12 @@ class StepClock:
                 if logical_id == "PlanExportFunction":
                     self._dynalite_at_plan = _process_cpu(self.dynalite)
                 before = time.thread_time()
+                self._step.name = logical_id
                 try:
                     return call_real(event)
                 finally:
-                    with self._lock:
-                        self.plan_cpu += time.thread_time() - before
+                    self._step.name = None
+                    self._charge(logical_id, time.thread_time() - before)
                     if logical_id == "CombinePlanFunction":
                         self.plan_dynalite_cpu += _process_cpu(self.dynalite) - self._dynalite_at_plan
 
@@ -214,12 +252,14 @@ class StepClock:
                     self.part_cpu.append(time.thread_time() - before)
                     self.part_seconds.append(time.monotonic() - started)
 
-        for logical_id in ("PlanExportFunction", "PlanShardFunction", "CombinePlanFunction"):
+        for logical_id in ("PlanExportFunction", "PlanShardGroupFunction", "CombinePlanFunction"):
             self.dispatcher.intercept(logical_id, planning(logical_id))
         self.dispatcher.intercept("WritePartFunction", part)
+        self._pools.start()
         return self
 
     def __exit__(self, *_: object) -> None:
+        self._pools.stop()
         self.dispatcher.clear_intercepts()
 
 
@@ -268,9 +308,11 @@ def run_workflow(
         "bytes": sum(int(part["bytes"]) for part in job["meta"].get("parts", [])) or None,
         # Per-product CPU cost of the two Lambda steps on this machine (the scaling model's input).
         "planner_cpu_us_per_product": round(1e6 * steps.plan_cpu / products, 2),
+        "combine_cpu_us_per_product": round(1e6 * steps.combine_cpu / products, 2),  # part of the above
         "writer_cpu_us_per_product": round(1e6 * sum(steps.part_cpu) / products, 2),
         "state_transitions": sum(1 for event in events if event["type"].endswith("StateEntered")),
         "cpu_seconds_planner": round(steps.plan_cpu, 2),
+        "cpu_seconds_combine": round(steps.combine_cpu, 2),
         "cpu_seconds_dynalite_while_planning": round(steps.plan_dynalite_cpu, 2),
         "cpu_seconds_part_writers": round(sum(steps.part_cpu), 2),
     } | meter.figures()
@@ -335,13 +377,30 @@ def dynamodb_item_bytes(item: dict[str, Any]) -> int:
     return sum(len(name.encode()) + _value_bytes(value) for name, value in item.items())
 
 
-def catalogue_item_bytes(store_id: str, sample: int = 1000) -> float:
-    """The average stored size of local/seed.py's products (the model's item size input)."""
-    total = 0
+def _seeded_items(store_id: str, sample: int) -> Iterator[dict[str, Any]]:
+    """local/seed.py's first ``sample`` products as the table stores them (typed items)."""
     for number in range(1, sample + 1):
         data = ProductData.model_validate({"type": "product", "attributes": demo_product(number)})
-        total += dynamodb_item_bytes(encode_item(new_item(store_id, data)))
-    return total / sample
+        yield encode_item(new_item(store_id, data))
+
+
+def catalogue_item_bytes(store_id: str, sample: int = 1000) -> float:
+    """The average stored size of local/seed.py's products (the model's item size input)."""
+    return sum(dynamodb_item_bytes(item) for item in _seeded_items(store_id, sample)) / sample
+
+
+def planning_index_item_bytes(store_id: str, sample: int = 1000) -> float:
+    """The average size of the same products' entries in the planning index (template.yaml plan-keys):
+    each item projected to ``PLANNING_INDEX_ATTRIBUTES``, what a Query of the index reads and pays for."""
+    return (
+        sum(
+            dynamodb_item_bytes(
+                {name: value for name, value in item.items() if name in PLANNING_INDEX_ATTRIBUTES}
+            )
+            for item in _seeded_items(store_id, sample)
+        )
+        / sample
+    )
 
 
 # --- one size --------------------------------------------------------------------------------------
@@ -382,6 +441,7 @@ def measure(products: int, *, part_size: int, map_concurrency: int | None, repea
                 print(f"  {side:<8} {figures['seconds']:7.1f} s  {rate}  ({load})", flush=True)
         map_concurrency_used = int(service.stack.parameters["MapConcurrency"])
         item_bytes = catalogue_item_bytes(service.store.store_id)
+        index_item_bytes = planning_index_item_bytes(service.store.store_id)
     # The best of the repeats on each side: the machine's other load only ever adds time.
     workflow = min(workflows, key=lambda run: float(run["seconds"]))
     script = min(scripts, key=lambda run: float(run["seconds"]))
@@ -392,6 +452,8 @@ def measure(products: int, *, part_size: int, map_concurrency: int | None, repea
         "map_concurrency": map_concurrency_used,
         "seed_seconds": round(seed_seconds, 1),
         "item_bytes": round(item_bytes),
+        "index_item_bytes": round(index_item_bytes),
+        "shards": SHARD_COUNT,
         "workflow": workflow,
         "script": script,
         "workflow_vs_script": round(float(workflow["seconds"]) / float(script["seconds"]), 3),

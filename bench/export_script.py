@@ -28,7 +28,7 @@ from typing import Any
 import boto3
 from boto3.dynamodb.types import TypeDeserializer
 
-SHARDS = 16  # the table's layout: pk = "<store id>#<00..15>", sk = product id (README, data model)
+SHARDS = 64  # the table's layout: pk = "<store id>#<00..63>", sk = product id (README, data model)
 BASE_FIELDS = [
     "id",
     "external_ref",

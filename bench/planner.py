@@ -1,13 +1,21 @@
-"""Planning a store's 16 shards at once against one shard after another, in one run.
+"""Planning a store the workflow's way against planning it from the table, and one shard at a time.
 
     .venv/bin/python bench/planner.py [--products 120001] [--rounds 3] [--no-save]
 
 On the local stack (dynalite, as in bench/end_to_end.py) with a seeded catalogue: the real
-planning steps on a fresh job per round (``ExportService.begin_plan``, ``plan_shard`` for each
-shard, ``combine_plan``), alternating between the 16 shard planners at once (as the workflow's
-PlanShards Map runs them, here on threads) and one shard after another. Prints the best round of
-each, its CPU seconds (this process, dynalite) and the parts, which must be the same.
-Merges ``planner_16_vs_1_readers`` (seconds ÷ seconds) and ``planner`` into bench/results.json.
+planning steps on a fresh job per round (``ExportService.begin_plan``, ``plan_shard_group`` for
+each group of shards, ``combine_plan``), three ways, alternating round by round:
+
+- ``groups, index``: the workflow's way: the 16 group planners at once (as the PlanShards Map runs
+  them, here on threads), each reading its 4 shards at once from the slim plan-keys index;
+- ``groups, table``: the same, reading whole items from the table (what a filter on a field the
+  index lacks does);
+- ``1 reader, index``: one shard after another, from the index.
+
+Prints the best round of each, its CPU seconds (this process, dynalite) and the parts, which must
+be the same. Merges ``planner_index_vs_table`` and ``planner_groups_vs_1_reader`` (seconds ÷
+seconds) and ``planner`` into bench/results.json. dynalite is one process on this 2-core machine,
+so concurrency here overlaps waits and the two processes' CPU; on AWS each group is a Lambda.
 """
 
 from __future__ import annotations
@@ -36,19 +44,29 @@ from product_export.ids import uuid7  # noqa: E402
 from product_export.jobs.models import Job  # noqa: E402
 from product_export.values import now_timestamp  # noqa: E402
 
+WAYS = ("groups, index", "groups, table", "1 reader, index")
+
 
 def plan_once(
-    exports: service.ExportService, store_id: str, readers: int, dynalite: int | None
+    exports: service.ExportService, store_id: str, way: str, dynalite: int | None
 ) -> dict[str, Any]:
     now = now_timestamp()
     job = Job(id=uuid7(), store_id=store_id, created_at=now, updated_at=now)
     exports.jobs.create(job)
+    real_index = service.planning_index
+    if way.endswith("table"):
+        service.planning_index = lambda expr: None  # as for a filter on a field the index lacks
     cpu, dynalite_cpu = resource.getrusage(resource.RUSAGE_SELF), _process_cpu(dynalite)
     started = time.perf_counter()
-    shards = exports.begin_plan(store_id, job.id)["shards"]
-    with ThreadPoolExecutor(max_workers=readers) as pool:
-        planned = list(pool.map(lambda shard: exports.plan_shard(store_id, job.id, shard), shards))
-    plan = exports.combine_plan(store_id, job.id, planned)
+    try:
+        groups = exports.begin_plan(store_id, job.id)["groups"]
+        if way.startswith("1 reader"):
+            groups = [[shard] for group in groups for shard in group]
+        with ThreadPoolExecutor(max_workers=1 if way.startswith("1 reader") else len(groups)) as pool:
+            planned = list(pool.map(lambda group: exports.plan_shard_group(store_id, job.id, group), groups))
+        plan = exports.combine_plan(store_id, job.id, planned)
+    finally:
+        service.planning_index = real_index
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
     plan["parts"] = exports.bucket.get_json(plan["parts_key"])
@@ -56,6 +74,7 @@ def plan_once(
         "seconds": round(seconds, 2),
         "cpu_seconds_this_process": round(after.ru_utime - cpu.ru_utime + after.ru_stime - cpu.ru_stime, 2),
         "cpu_seconds_dynalite": round(_process_cpu(dynalite) - dynalite_cpu, 2),
+        "source": sorted({group["source"] for group in planned}),
         "products": plan["products"],
         "parts": [part["products"] for part in plan["parts"]],
         "load_average": round(os.getloadavg()[0], 1),
@@ -79,24 +98,26 @@ def main(argv: list[str] | None = None) -> int:
         exports = service.ExportService(
             jobs=JobsTable(), products=ProductsTable(), bucket=PartsBucket(), part_size=50_000
         )
-        rounds: dict[int, list[dict[str, Any]]] = {16: [], 1: []}
+        rounds: dict[str, list[dict[str, Any]]] = {way: [] for way in WAYS}
         for _ in range(args.rounds):
-            for readers in (16, 1):
-                rounds[readers].append(plan_once(exports, store_id, readers, dynalite))
-                print(f"  {readers:>2} readers: {rounds[readers][-1]}", flush=True)
-    best = {readers: min(runs, key=lambda run: run["seconds"]) for readers, runs in rounds.items()}
-    if best[16]["products"] != args.products or best[1]["products"] != args.products:
-        raise SystemExit(f"the planner counted {best[16]['products']} / {best[1]['products']} products")
-    ratio = round(best[16]["seconds"] / best[1]["seconds"], 3)
-    seconds = f"16 readers {best[16]['seconds']} s, 1 reader {best[1]['seconds']} s"
-    print(f"{args.products:,} products: {seconds} ({ratio})")
+            for way in WAYS:
+                rounds[way].append(plan_once(exports, store_id, way, dynalite))
+                print(f"  {way:<16} {rounds[way][-1]}", flush=True)
+    best = {way: min(runs, key=lambda run: run["seconds"]) for way, runs in rounds.items()}
+    counted = {way: run["products"] for way, run in best.items()}
+    if set(counted.values()) != {args.products} or len({str(run["parts"]) for run in best.values()}) != 1:
+        raise SystemExit(f"the planners disagree: {counted}")
+    index, table, single = (best[way]["seconds"] for way in WAYS)
+    ratios = {
+        "planner_index_vs_table": round(index / table, 3),
+        "planner_groups_vs_1_reader": round(index / single, 3),
+    }
+    print(
+        f"{args.products:,} products: index {index} s, table {table} s, one reader {single} s "
+        f"({ratios['planner_index_vs_table']} index/table, {ratios['planner_groups_vs_1_reader']} groups/1)"
+    )
     if not args.no_save:
-        merge_results(
-            {
-                "planner_16_vs_1_readers": ratio,
-                "planner": {"products": args.products, "readers_16": best[16], "readers_1": best[1]},
-            }
-        )
+        merge_results({**ratios, "planner": {"products": args.products, **{way: best[way] for way in WAYS}}})
     return 0
 
 

@@ -1,98 +1,214 @@
 """Expected wall time and cost of an export on AWS, from the per-product costs measured end to end.
 
     .venv/bin/python bench/scaling_model.py [--results bench/results.json] [--item-bytes 2048]
+                                            [--index-item-bytes N] [--no-save]
 
 Nothing is measured here: the inputs are the largest end-to-end run in bench/results.json (CPU
-seconds per product of the planner and of the part writers, CSV bytes and stored bytes per product,
-state transitions per part) and the published prices and limits below. Prints a Markdown table
-(pasted into docs/performance.md, "Scaling model") and merges it into the results as
-``scaling_model``. Every assumption is a named constant; change one and run it again.
+seconds per product of the shard-group planners, of CombinePlan and of the part writers, the stored
+size of a product and of its planning-index entry, CSV bytes per product), the deployment as
+template.yaml declares it, the shard layout as the package defines it (``SHARD_COUNT``,
+``SHARDS_PER_PLANNER``, ``PLANNING_INDEX_ATTRIBUTES``) and the published prices and limits below.
+Prints a Markdown table (pasted into docs/performance.md, "Scaling model") and merges it into the
+results as ``scaling_model``. Every assumption is a named constant; change one and run it again.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import re
 import sys
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "shared")]
 
-from bench.results import RESULTS, load_results, merge_results
+from bench.results import RESULTS, load_results, merge_results  # noqa: E402
+from local.template import Template  # noqa: E402
+from product_export.adapters.products_table import PLANNING_INDEX, PLANNING_INDEX_ATTRIBUTES  # noqa: E402
+from product_export.catalogue.models import SHARD_COUNT  # noqa: E402
+from product_export.export.planner import SHARDS_PER_PLANNER  # noqa: E402
 
 # --- prices, us-east-1, list prices as published on 2026-11-28 (aws.amazon.com/<service>/pricing) ----
 LAMBDA_GB_SECOND_ARM = 0.0000133334  # arm64 (the template's architecture), first 7.5 billion GB-s/month
 LAMBDA_REQUEST = 0.20 / 1_000_000
 DYNAMODB_READ_REQUEST_UNIT = 0.125 / 1_000_000  # on-demand, since the November 2024 price cut
+DYNAMODB_WRITE_REQUEST_UNIT = 0.625 / 1_000_000  # the index's upkeep (docs text), not an export's
+DYNAMODB_GB_MONTH = 0.25  # Standard table class; an index entry is billed its bytes + 100
 S3_PUT_REQUEST = 0.005 / 1000  # PUT, COPY, POST (multipart create/part/complete), LIST
 S3_GET_REQUEST = 0.0004 / 1000
 S3_GB_MONTH = 0.023  # Standard, first 50 TB
 STATE_TRANSITION = 0.025 / 1000  # Step Functions standard workflows
 
 # --- limits (AWS documentation; shared/reference/platform-facts.md) ------------------------------------
-NEW_TABLE_RRU_PER_S = 12_000  # what a new on-demand table serves at once
+# A new on-demand table serves 12,000 read units/s at once (its warm throughput); so does a new
+# index, which has partitions and throughput of its own.
+NEW_TABLE_RRU_PER_S = 12_000
 TABLE_QUOTA_RRU_PER_S = 40_000  # default per-table on-demand maximum (a quota; can be raised)
-PARTITION_RRU_PER_S = 3_000  # per physical partition
-SHARDS = 16  # partition keys per store (catalogue/models.py SHARD_COUNT)
-# A store's reads top out at SHARDS * PARTITION_RRU_PER_S = 48,000 units/s (a partition key lives in
-# one partition), above the table's default quota: with 16 shards the quota binds first.
-INLINE_MAP_CONCURRENCY = 40
+# A quota raise asked of AWS (and applied to the index too): below the 64 shards' ceiling.
+RAISED_QUOTA_RRU_PER_S = 160_000
+PARTITION_RRU_PER_S = 3_000  # per physical partition; a partition key (a shard) lives in one
 BYTES_PER_RRU_SECOND = 8 * 1024  # eventually consistent: 0.5 RRU per 4 KB read
-PAGE_BYTES = 1024 * 1024  # a Query page stops after 1 MB of items read (before projection)
+INDEX_ENTRY_OVERHEAD_BYTES = 100  # DynamoDB stores (and bills) 100 bytes more per index entry
+PAGE_BYTES = 1024 * 1024  # a Query page stops after 1 MB of items (index entries) read
+LAMBDA_TIMEOUT_SECONDS = 900
+FULL_VCPU_MB = 1769  # Lambda gives one full vCPU at 1,769 MB, a proportional share below
 
-# --- the deployment (template.yaml) ------------------------------------------------------------------
-PART_SIZE = 50_000
-WRITER_MB = PLANNER_MB = 1024
-SMALL_STEP_MB, SMALL_STEP_SECONDS = 512, 0.3  # AcquireSlot and FinalizeExport, each once
+# --- the deployment (template.yaml, read here: it is the one source of truth) ------------------------
+_TEMPLATE = Template.load()
+_PARAMETERS = _TEMPLATE.parameters()
+PART_SIZE = int(_PARAMETERS["PartSize"] or 0)
+DEFAULT_MAP_CONCURRENCY = int(_PARAMETERS["MapConcurrency"] or 0)
+RETENTION_DAYS = int(_PARAMETERS["PartRetentionDays"] or 0)
+PLANNER_MB = _TEMPLATE.function("PlanShardGroupFunction").memory
+COMBINE_MB = _TEMPLATE.function("CombinePlanFunction").memory
+WRITER_MB = _TEMPLATE.function("WritePartFunction").memory
+SMALL_STEPS_MB = sum(  # each runs once per export
+    _TEMPLATE.function(name).memory
+    for name in ("AcquireExportSlotFunction", "PlanExportFunction", "FinalizeExportFunction")
+)
 UPLOAD_CHUNK_BYTES = 8 * 1024 * 1024  # adapters/parts_bucket.py
-RETENTION_DAYS = 7  # PartRetentionDays
+INLINE_MAP_CONCURRENCY = 40  # an inline Map's ceiling, whatever its MaxConcurrency says
+
+
+def _plan_map_concurrency() -> int:
+    """The PlanShards Map's MaxConcurrency in statemachine/export.asl.json: planners run at once."""
+    machine = _TEMPLATE.state_machine()
+    assert machine is not None and machine.definition_path is not None, "no state machine definition"
+    # The substitutions (${...}) are the only non-JSON parts of the file; their values do not matter here.
+    definition = json.loads(re.sub(r"\$\{[^}]*\}", "0", machine.definition_path.read_text()))
+    value = int(definition["States"]["PlanShards"].get("MaxConcurrency") or INLINE_MAP_CONCURRENCY)
+    return min(value, INLINE_MAP_CONCURRENCY)
+
+
+PLAN_MAP_CONCURRENCY = _plan_map_concurrency()
+BEFORE_SHARDS = 16  # the layout this design replaced: 16 shards, a planner Lambda each, from the table
 
 # --- assumptions -------------------------------------------------------------------------------------
-FULL_VCPU_MB = 1769  # Lambda gives one full vCPU at 1,769 MB, a proportional share below
-PAGE_LATENCY_SECONDS = 0.1  # one 1 MB Query page, DynamoDB to Lambda; a writer waits for each page
-PART_FIXED_SECONDS = 0.5  # per part: job check, plan.json, multipart create and complete
+PAGE_LATENCY_SECONDS = 0.1  # one 1 MB Query page, DynamoDB to Lambda; a reader waits for each page
+SMALL_STEP_SECONDS = 0.3  # AcquireSlot, PlanExport and FinalizeExport, each once
 WORKFLOW_FIXED_SECONDS = 1.5  # queue, slot, finalize and the transitions between them
-COMBINE_SECONDS = 2.0  # CombinePlan: read 16 shard files (< 2 MB of ids each), cut, write the list
+COLD_START_SECONDS = 1.0  # the planners, and the writers of the first wave, start cold (boto3, package)
+PLANNER_FIXED_SECONDS = 0.3  # a planner: job check, its group file to S3
+PART_FIXED_SECONDS = 0.5  # a part: job check, plan.json, multipart create and complete
+COMBINE_FIXED_SECONDS = 0.5  # CombinePlan: the job, the group files fetched at once, two puts
+REMAINDER_ID_BYTES = 40  # one remainder id in a group file: a UUID in JSON
+LAMBDA_S3_BYTES_PER_SECOND = 100e6  # what CombinePlan fetches its group files at
+# CombinePlan's CPU per remainder id when the results do not have it (older end-to-end runs): a
+# one-off measurement on the bench machine of the real code (json.loads of the group files,
+# combine_shards, cover_key_space, the part list's json.dumps) on 1,000,000 ids: 1.8 µs.
+COMBINE_CPU_US_PER_ID_FALLBACK = 1.8
 SIZES = (100_000, 1_000_000, 10_000_000)
-LAMBDA_TIMEOUT_SECONDS = 900
-# Writers a table at the default quota feeds (about 580 read units/s each for 2 KB products).
-LARGE_STORE_CONCURRENCY = 64
-SCENARIOS = (  # (name, design, Map concurrency, table read units per second, shards)
-    # before: one PlanExport Lambda read every shard (16 threads), parts in an inline Map (max 40).
-    ("before, defaults", "one planner", 10, NEW_TABLE_RRU_PER_S, SHARDS),
-    ("before, inline ceiling", "one planner", INLINE_MAP_CONCURRENCY, TABLE_QUOTA_RRU_PER_S, SHARDS),
-    # now: a planner Lambda per shard, CombinePlan, parts in a Distributed Map (MapConcurrency).
-    ("**now, defaults**", "per shard", 10, NEW_TABLE_RRU_PER_S, SHARDS),
-    ("**now, large store**", "per shard", LARGE_STORE_CONCURRENCY, TABLE_QUOTA_RRU_PER_S, SHARDS),
-    # not built: 64 shards (a key change) and a read quota raised to 160,000 units/s.
-    ("64 shards (proposed)", "per shard", 200, 160_000, 64),
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    shards: int
+    shards_per_planner: int
+    read_rru_per_s: int  # the table's (and the index's) read rate
+    map_concurrency: int | None  # None: as many writers as that read rate feeds
+    planning_source: str  # "index" (plan-keys) or "table"
+    matching: float = 1.0  # the share of the store the export's filter matches
+    planner_mb: int = PLANNER_MB
+    plan_map_concurrency: int = PLAN_MAP_CONCURRENCY  # planners at once (PlanShards' MaxConcurrency)
+
+
+SCENARIOS = (
+    # before: 16 shards, one PlanShard Lambda per shard, planning from the table.
+    Scenario("before, defaults", BEFORE_SHARDS, 1, NEW_TABLE_RRU_PER_S, DEFAULT_MAP_CONCURRENCY, "table"),
+    Scenario("before, large store", BEFORE_SHARDS, 1, TABLE_QUOTA_RRU_PER_S, None, "table"),
+    # now: SHARD_COUNT shards in groups of SHARDS_PER_PLANNER, planning from the plan-keys index.
+    Scenario(
+        "**now, defaults**",
+        SHARD_COUNT,
+        SHARDS_PER_PLANNER,
+        NEW_TABLE_RRU_PER_S,
+        DEFAULT_MAP_CONCURRENCY,
+        "index",
+    ),
+    Scenario("**now, large store**", SHARD_COUNT, SHARDS_PER_PLANNER, TABLE_QUOTA_RRU_PER_S, None, "index"),
+    Scenario("**now, raised quota**", SHARD_COUNT, SHARDS_PER_PLANNER, RAISED_QUOTA_RRU_PER_S, None, "index"),
+    # A filter naming a field the index does not hold (name, sku, ...) is planned from the table.
+    Scenario(
+        "now, large store, filter on a table-only field",
+        SHARD_COUNT,
+        SHARDS_PER_PLANNER,
+        TABLE_QUOTA_RRU_PER_S,
+        None,
+        "table",
+    ),
+    Scenario(
+        "now, raised quota, filter on a table-only field",
+        SHARD_COUNT,
+        SHARDS_PER_PLANNER,
+        RAISED_QUOTA_RRU_PER_S,
+        None,
+        "table",
+    ),
+    # A selective filter: parts still hold PartSize matching products, so each part's ranges span
+    # the non-matching products between them, which its writer reads (and DynamoDB filters out).
+    Scenario(
+        "now, raised quota, filter matching 1%",
+        SHARD_COUNT,
+        SHARDS_PER_PLANNER,
+        RAISED_QUOTA_RRU_PER_S,
+        None,
+        "index",
+        matching=0.01,
+    ),
+    # Not built: more planner CPU for large stores. Planners of two shards (32, PlanShards'
+    # MaxConcurrency raised to 32, inside the inline Map's 40) with a full vCPU each (1,769 MB; more
+    # buys nothing, a planner's Python runs on one core).
+    Scenario(
+        "proposed: 32 planners of 1,769 MB, raised quota",
+        SHARD_COUNT,
+        2,
+        RAISED_QUOTA_RRU_PER_S,
+        None,
+        "index",
+        planner_mb=FULL_VCPU_MB,
+        plan_map_concurrency=32,
+    ),
 )
 
 
 @dataclass(frozen=True)
 class Measured:
     label: str
-    planner_cpu_s: float  # per product, one core of this machine
-    writer_cpu_s: float
+    planner_cpu_s: float  # per matching product, the shard-group planners (one core of this machine)
+    combine_cpu_s: float  # per remainder id, CombinePlan
+    writer_cpu_s: float  # per product of item_bytes
     item_bytes: float
+    index_item_bytes: float  # the product's entry in the planning index
     csv_bytes: float  # per product
+    notes: tuple[str, ...]  # inputs the results did not have
 
 
 @dataclass(frozen=True)
 class Estimate:
     scenario: str
     products: int
+    matching: int
     planners: int
+    planning_source: str
     map_concurrency: int
-    table_rru_per_s: int
+    read_rru_per_s: int
     parts: int
+    planner_seconds: float
+    combine_seconds: float
     plan_seconds: float
     part_seconds: float
     parts_seconds: float
     wall_seconds: float
-    bound_by: str
+    plan_bound_by: str
+    parts_bound_by: str
+    slower_phase: str  # "plan" or "parts"
+    over_lambda_limit: tuple[str, ...]  # steps that would run past Lambda's 15 minutes
     lambda_gb_seconds: float
     read_request_units: float
     s3_requests: int
@@ -100,101 +216,201 @@ class Estimate:
     cost_usd: float
 
 
-def measured(results: dict[str, Any], item_bytes: float | None) -> Measured:
+def cpu_factor(memory_mb: int) -> float:
+    """Seconds of a Lambda of ``memory_mb`` per CPU second of one full core."""
+    return max(1.0, FULL_VCPU_MB / memory_mb)
+
+
+def remainder_ids(matching: float, shards: int, part_size: int = PART_SIZE) -> int:
+    """Ids CombinePlan receives: each shard's matching ids beyond its full parts, shards taken as
+    equal (crc32 spreads ids evenly). At most shards times the part size: a store of fewer products
+    than that is cut entirely in CombinePlan."""
+    return round(shards * ((matching / shards) % part_size))
+
+
+def measured(results: dict[str, Any], item_bytes: float | None, index_item_bytes: float | None) -> Measured:
     sizes = results.get("end_to_end", {}).get("sizes", {})
     if not sizes:
         raise SystemExit("no end_to_end results in bench/results.json: run bench/end_to_end.py first")
     label, run = max(sizes.items(), key=lambda entry: int(entry[1]["products"]))
     workflow, products = run["workflow"], int(run["products"])
+    notes: list[str] = []
     measured_bytes = float(run["item_bytes"])
-    # CPU and CSV size are taken to grow with the stored size of a product.
+    # The writers' CPU and the CSV grow with the product (more values to parse and write). The
+    # planners' do not: they receive only the attributes they project (keys, product_types,
+    # columns, the filter's fields), whatever else the product holds.
     scale = (item_bytes or measured_bytes) / measured_bytes
+    planning = workflow["planner_cpu_us_per_product"] / 1e6  # every planning step
+    if "combine_cpu_us_per_product" in workflow:
+        combine_total = workflow["combine_cpu_us_per_product"] / 1e6 * products
+        run_shards = int(run.get("shards", SHARD_COUNT))
+        combine_per_id = combine_total / max(1, remainder_ids(products, run_shards, int(run["part_size"])))
+        planner = planning - combine_total / products
+    else:
+        combine_per_id = COMBINE_CPU_US_PER_ID_FALLBACK / 1e6
+        planner = planning
+        notes.append(
+            f"CombinePlan's CPU assumed {COMBINE_CPU_US_PER_ID_FALLBACK} µs per remainder id (the "
+            f"{label} run does not record it; its planner figure includes CombinePlan's)"
+        )
+    if index_item_bytes is None:
+        if "index_item_bytes" in run:
+            index_item_bytes = float(run["index_item_bytes"])
+        else:
+            # Lazily: it starts the seeding code (local/seed.py) but no stack.
+            from bench.end_to_end import planning_index_item_bytes  # noqa: PLC0415
+
+            index_item_bytes = planning_index_item_bytes(str(uuid.uuid4()))  # a store id's length
+            notes.append(
+                f"index entry size computed here from local/seed.py's products (not in the {label} run)"
+            )
     return Measured(
         label=label,
-        planner_cpu_s=workflow["planner_cpu_us_per_product"] / 1e6 * scale,
+        planner_cpu_s=planner,
+        combine_cpu_s=combine_per_id,
         writer_cpu_s=workflow["writer_cpu_us_per_product"] / 1e6 * scale,
         item_bytes=item_bytes or measured_bytes,
+        # The index entry holds keys and short fields, not the text that makes a product larger.
+        index_item_bytes=index_item_bytes,
         csv_bytes=float(workflow["bytes"]) / products * scale,
+        notes=tuple(notes),
     )
 
 
-def estimate(  # noqa: PLR0917 - one scenario's parameters
-    scenario: str, design: str, products: int, concurrency: int, table_rru: int, shards: int, m: Measured
-) -> Estimate:
-    parts = math.ceil(products / PART_SIZE)
-    read_rru_per_s = min(table_rru, shards * PARTITION_RRU_PER_S)  # a shard is one partition at most
-    read_bytes_per_s = read_rru_per_s * BYTES_PER_RRU_SECOND
-    store_bytes = products * m.item_bytes
-    per_shard = design == "per shard"
-    planners = shards if per_shard else 1
-    if not per_shard:
-        concurrency = min(concurrency, INLINE_MAP_CONCURRENCY)
+def fed_writers(read_rru_per_s: int, shards: int, m: Measured) -> int:
+    """The writers a read rate keeps busy: one reads a part's bytes in the time a part takes."""
+    rate = min(read_rru_per_s, shards * PARTITION_RRU_PER_S)
+    return max(1, math.floor(rate / (PART_SIZE * m.item_bytes / BYTES_PER_RRU_SECOND / part_time(m))))
 
-    # Planning: every shard is read at once (one thread each in the one planner before, one Lambda
-    # each now), so it is bound by the planners' CPU share, by one shard's pages one after another,
-    # or by the table's read rate (it pays for whole items, whatever it projects). Now a
-    # CombinePlan step follows.
-    plan_cpu = products * m.planner_cpu_s * max(1.0, FULL_VCPU_MB / PLANNER_MB) / planners
-    plan_pages = store_bytes / PAGE_BYTES / shards * PAGE_LATENCY_SECONDS
-    plan_seconds = max(plan_cpu, plan_pages, store_bytes / read_bytes_per_s)
-    if per_shard:
-        plan_seconds += COMBINE_SECONDS
 
-    # One part writer: its CPU share for 50,000 rows plus a wait for each page it reads.
-    rows = min(products, PART_SIZE)
-    part_seconds = (
-        rows * m.writer_cpu_s * max(1.0, FULL_VCPU_MB / WRITER_MB)
-        + rows * m.item_bytes / PAGE_BYTES * PAGE_LATENCY_SECONDS
+def part_time(m: Measured, rows: int = PART_SIZE, read_items: float = PART_SIZE) -> float:
+    """One part writer: its CPU share for its rows plus a wait for each page it reads."""
+    return (
+        rows * m.writer_cpu_s * cpu_factor(WRITER_MB)
+        + read_items * m.item_bytes / PAGE_BYTES * PAGE_LATENCY_SECONDS
         + PART_FIXED_SECONDS
     )
+
+
+def _slowest(terms: dict[str, float]) -> tuple[str, float]:
+    name = max(terms, key=lambda key: terms[key])
+    return name, terms[name]
+
+
+def estimate(s: Scenario, products: int, m: Measured) -> Estimate:
+    matching = round(products * s.matching)
+    parts = max(1, math.ceil(matching / PART_SIZE))
+    rate = min(s.read_rru_per_s, s.shards * PARTITION_RRU_PER_S)  # a shard is one partition at most
+    planners = math.ceil(s.shards / s.shards_per_planner)
+    source_bytes = m.index_item_bytes if s.planning_source == "index" else m.item_bytes
+
+    # Planning: the PlanShards Map runs its planners at once (its MaxConcurrency at most), each
+    # reading its shards at once (a thread each). A planner is bound by its CPU share for its
+    # shards' matching products, or by one shard's pages one after another (plus that shard's share
+    # of the CPU); all of them together by the read rate (they pay for every index entry or item
+    # they read, matching or not). CombinePlan follows: its work grows with the remainder ids.
+    planner_waves = math.ceil(planners / min(s.plan_map_concurrency, INLINE_MAP_CONCURRENCY))
+    group_cpu = matching / planners * m.planner_cpu_s * cpu_factor(s.planner_mb)
+    shard_waits = products / s.shards * source_bytes / PAGE_BYTES * PAGE_LATENCY_SECONDS
+    plan_terms = {
+        "planner CPU": planner_waves * (group_cpu + PLANNER_FIXED_SECONDS),
+        "planner page waits": planner_waves
+        * (shard_waits + group_cpu / s.shards_per_planner + PLANNER_FIXED_SECONDS),
+        f"{s.planning_source} read rate": products * source_bytes / (rate * BYTES_PER_RRU_SECOND),
+    }
+    plan_limit, planner_seconds = _slowest(plan_terms)
+    planner_seconds += COLD_START_SECONDS
+    remainders = remainder_ids(matching, s.shards)
+    combine_seconds = (
+        COMBINE_FIXED_SECONDS
+        + remainders * m.combine_cpu_s * cpu_factor(COMBINE_MB)
+        + remainders * REMAINDER_ID_BYTES / LAMBDA_S3_BYTES_PER_SECOND
+    )
+    if combine_seconds > planner_seconds:
+        plan_limit = "CombinePlan"
+    plan_seconds = planner_seconds + combine_seconds
+
+    # The parts: waves of MapConcurrency writers, or the read rate if it is slower. A part's
+    # ranges cover the key space between its matching ids, so its writer reads 1/matching of a
+    # product per row. The Map starts parts in list order and the full parts come shard by shard
+    # (combine_shards), so a wave's writers crowd the shards its parts come from: a window of c
+    # consecutive parts, k full parts a shard, touches 1 + (c - 1) / k shards on average, each
+    # serving 3,000 units/s. Once no shard has a full part, every part mixes many shards.
+    concurrency = s.map_concurrency or fed_writers(s.read_rru_per_s, s.shards, m)
+    rows = min(matching, PART_SIZE)
+    part_seconds = part_time(m, rows, rows / s.matching)
     waves = math.ceil(parts / concurrency)
-    compute_seconds = waves * part_seconds
-    read_seconds = store_bytes / read_bytes_per_s
-    parts_seconds = max(compute_seconds, read_seconds)
-    bound_by = "writers" if compute_seconds >= read_seconds else "table reads"
-    if plan_seconds > parts_seconds:
-        bound_by = "planner CPU" if plan_cpu >= plan_seconds else "planner reads"
-    if plan_seconds > LAMBDA_TIMEOUT_SECONDS:
-        bound_by += ", **planner over 15 min**"
+    full_parts_per_shard = matching / s.shards / PART_SIZE
+    shards_at_once = float(s.shards)
+    if full_parts_per_shard >= 1:
+        shards_at_once = min(shards_at_once, 1 + (min(concurrency, parts) - 1) / full_parts_per_shard)
+    partitions_rate = shards_at_once * PARTITION_RRU_PER_S
+    read_bound = products * m.item_bytes / (min(rate, partitions_rate) * BYTES_PER_RRU_SECOND)
+    crowded = f"partitions ({shards_at_once:.1f} shards at once)"
+    parts_terms = {
+        "writers": waves * part_seconds,
+        "table read rate" if rate <= partitions_rate else crowded: read_bound,
+    }
+    parts_limit, parts_seconds = _slowest(parts_terms)
+    parts_seconds += COLD_START_SECONDS
+    over_limit = [
+        step
+        for step, seconds in (
+            ("a planner", planner_seconds / planner_waves),
+            ("CombinePlan", combine_seconds),
+            ("a writer", part_seconds * max(1.0, read_bound / (waves * part_seconds))),
+        )
+        if seconds > LAMBDA_TIMEOUT_SECONDS
+    ]
 
     part_bytes = rows * m.csv_bytes
+    stretch = parts_seconds / (waves * part_seconds + COLD_START_SECONDS)  # writers slowed by reads
     gb_seconds = (
-        plan_seconds * planners * PLANNER_MB / 1024
-        + parts * part_seconds * WRITER_MB / 1024
-        + 2 * SMALL_STEP_SECONDS * SMALL_STEP_MB / 1024
+        planners * planner_seconds / planner_waves * s.planner_mb / 1024
+        + combine_seconds * COMBINE_MB / 1024
+        + parts * part_seconds * stretch * WRITER_MB / 1024
+        + SMALL_STEP_SECONDS * SMALL_STEPS_MB / 1024
     )
-    rru = 2 * store_bytes / 4096 * 0.5  # the planners and the writers each read every item once
-    puts = parts * (2 + math.ceil(part_bytes / UPLOAD_CHUNK_BYTES)) + 2  # + plan.json, the clean-up
-    gets = parts  # each writer reads plan.json
-    # Counted in the execution history: 8 states per export plus one WritePart per part before;
-    # now also PlanShards, a PlanShard per shard and CombinePlan (the WritePart of each part runs
-    # in the Distributed Map's child execution, billed as a transition too).
-    transitions = 8 + parts + (shards + 2 if per_shard else 0)
-    lambda_requests = parts + 3 + (shards + 1 if per_shard else 0)
-    if per_shard:
-        puts += shards + 1  # the shard files and the part list
-        gets += shards + 1  # CombinePlan reads the shard files, the Map's ItemReader the list
+    # Planning reads every index entry (or item), the writers every item (their ranges cover the
+    # key space), each at 0.5 unit per 4 KB.
+    rru = products * (source_bytes + m.item_bytes) / 4096 * 0.5
+    puts = parts * (2 + math.ceil(part_bytes / UPLOAD_CHUNK_BYTES))  # multipart create, parts, complete
+    puts += planners + 2 + 1  # the group files, plan.json and the part list, the clean-up's LIST
+    gets = parts + planners + 1  # plan.json per writer, the group files, the Map's ItemReader
+    # Counted in the execution history: 8 states per export (EnterQueue, AcquireSlot, SlotAcquired,
+    # PlanExport, WriteParts, FinalizeExport, ExportFinished, ExportSucceeded), PlanShards, a
+    # planner per group, CombinePlan; each part's WritePart runs in a Distributed Map child
+    # execution, billed as a transition too.
+    transitions = 8 + 2 + planners + parts
+    lambda_requests = 3 + planners + 1 + parts
     cost = (
         gb_seconds * LAMBDA_GB_SECOND_ARM
         + lambda_requests * LAMBDA_REQUEST
         + rru * DYNAMODB_READ_REQUEST_UNIT
         + puts * S3_PUT_REQUEST
         + gets * S3_GET_REQUEST
-        + products * m.csv_bytes / 1024**3 * S3_GB_MONTH * RETENTION_DAYS / 30
+        + matching * m.csv_bytes / 1024**3 * S3_GB_MONTH * RETENTION_DAYS / 30
         + transitions * STATE_TRANSITION
     )
     return Estimate(
-        scenario=scenario,
+        scenario=s.name,
         products=products,
+        matching=matching,
         planners=planners,
+        planning_source=s.planning_source,
         map_concurrency=concurrency,
-        table_rru_per_s=table_rru,
+        read_rru_per_s=s.read_rru_per_s,
         parts=parts,
+        planner_seconds=round(planner_seconds, 1),
+        combine_seconds=round(combine_seconds, 1),
         plan_seconds=round(plan_seconds, 1),
         part_seconds=round(part_seconds, 1),
         parts_seconds=round(parts_seconds, 1),
         wall_seconds=round(WORKFLOW_FIXED_SECONDS + plan_seconds + parts_seconds, 1),
-        bound_by=bound_by,
+        plan_bound_by=plan_limit,
+        parts_bound_by=parts_limit,
+        slower_phase="plan" if plan_seconds > parts_seconds else "parts",
+        over_lambda_limit=tuple(over_limit),
         lambda_gb_seconds=round(gb_seconds),
         read_request_units=round(rru),
         s3_requests=puts + gets,
@@ -203,17 +419,36 @@ def estimate(  # noqa: PLR0917 - one scenario's parameters
     )
 
 
+def index_upkeep(m: Measured) -> dict[str, float]:
+    """What the planning index costs between exports, per million products (docs text)."""
+    entry_bytes = m.index_item_bytes + INDEX_ENTRY_OVERHEAD_BYTES
+    # A write unit per KB of entry (one, for entries under 1 KB) on each product create, delete,
+    # and update that changes a projected attribute.
+    units = math.ceil(m.index_item_bytes / 1024)
+    return {
+        "usd_per_million_index_writes": round(1_000_000 * units * DYNAMODB_WRITE_REQUEST_UNIT, 3),
+        "index_gb_per_million_products": round(1_000_000 * entry_bytes / 1024**3, 3),
+        "usd_per_month_per_million_products": round(1_000_000 * entry_bytes / 1024**3 * DYNAMODB_GB_MONTH, 4),
+    }
+
+
 def markdown(estimates: list[Estimate]) -> str:
     lines = [
-        "| | products | parts | plan s | one part s | parts s | wall s | bound by | Lambda GB-s "
-        "| read units | S3 requests | transitions | cost $ |",
-        "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+        "| | products | parts | plan s | of which combine s | one part s | parts s | wall s "
+        "| bound by (plan / parts) | Lambda GB-s | read units | S3 requests | transitions | cost $ |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     for e in estimates:
+        plan, parts = e.plan_bound_by, e.parts_bound_by
+        if e.slower_phase == "plan":
+            plan = f"**{plan}**"
+        else:
+            parts = f"**{parts}**"
+        bound_by = f"{plan} / {parts}" + "".join(f", **{step} over 15 min**" for step in e.over_lambda_limit)
         lines.append(
             f"| {e.scenario} (\N{MULTIPLICATION SIGN}{e.map_concurrency}) | {e.products:,} | {e.parts} "
-            f"| {e.plan_seconds:,.1f} | {e.part_seconds:,.1f} | {e.parts_seconds:,.1f} "
-            f"| {e.wall_seconds:,.0f} | {e.bound_by} "
+            f"| {e.plan_seconds:,.1f} | {e.combine_seconds:,.1f} | {e.part_seconds:,.1f} "
+            f"| {e.parts_seconds:,.1f} | {e.wall_seconds:,.0f} | {bound_by} "
             f"| {e.lambda_gb_seconds:,} | {e.read_request_units:,} | {e.s3_requests:,} "
             f"| {e.state_transitions:,} | {e.cost_usd:.3f} |"
         )
@@ -226,24 +461,40 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--results", default=str(RESULTS))
     parser.add_argument("--item-bytes", type=float, default=2048, help="stored product size (default 2 KB)")
+    parser.add_argument(
+        "--index-item-bytes", type=float, default=None, help="planning-index entry size (default: measured)"
+    )
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
     path = Path(args.results)
-    m = measured(load_results(path), args.item_bytes)
-    estimates = [
-        estimate(what, design, n, c, rru, shards, m)
-        for what, design, c, rru, shards in SCENARIOS
-        for n in SIZES
-    ]
+    m = measured(load_results(path), args.item_bytes, args.index_item_bytes)
+    estimates = [estimate(scenario, n, m) for scenario in SCENARIOS for n in SIZES]
+    upkeep = index_upkeep(m)
     print(
         f"From the {m.label} end-to-end run, scaled to {m.item_bytes:,.0f}-byte products: planner "
-        f"{m.planner_cpu_s * 1e6:.1f} µs and writer {m.writer_cpu_s * 1e6:.1f} µs of CPU per product "
-        f"(one core of this machine), {m.csv_bytes:,.0f} CSV bytes per product.\n"
+        f"{m.planner_cpu_s * 1e6:.1f} µs per product, CombinePlan {m.combine_cpu_s * 1e6:.2f} µs per "
+        f"remainder id, writer {m.writer_cpu_s * 1e6:.1f} µs per product (CPU, one core of this "
+        f"machine), {m.csv_bytes:,.0f} CSV bytes per product. {SHARD_COUNT} shards, "
+        f"{SHARD_COUNT // SHARDS_PER_PLANNER} planners of {SHARDS_PER_PLANNER}; the {PLANNING_INDEX} "
+        f"index ({', '.join(sorted(PLANNING_INDEX_ATTRIBUTES))}) holds {m.index_item_bytes:,.0f} bytes "
+        f"per product ({m.index_item_bytes / m.item_bytes:.0%} of the item). Index upkeep: "
+        f"${upkeep['usd_per_million_index_writes']} per million index writes, "
+        f"{upkeep['index_gb_per_million_products']} GB and "
+        f"${upkeep['usd_per_month_per_million_products']} a month per million products.\n"
     )
+    for note in m.notes:
+        print(f"Note: {note}.\n")
     print(markdown(estimates))
     if not args.no_save:
         merge_results(
-            {"scaling_model": {"inputs": asdict(m), "estimates": [asdict(e) for e in estimates]}}, path
+            {
+                "scaling_model": {
+                    "inputs": asdict(m),
+                    "index_upkeep": upkeep,
+                    "estimates": [asdict(e) for e in estimates],
+                }
+            },
+            path,
         )
     return 0
 

@@ -13,7 +13,7 @@ import pytest
 from local.stack import EmbeddedStack, embedded_stack
 from local.stores import DemoStore as Store
 from local.stores import create_store
-from tests.support import ApiClient
+from tests.support import ApiClient, ProductQueries
 
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "1")
@@ -52,3 +52,10 @@ def admin(stack: EmbeddedStack, store: Store) -> ApiClient:
 @pytest.fixture
 def shopper(stack: EmbeddedStack, store: Store) -> ApiClient:
     return ApiClient(stack, store.shopper_token)
+
+
+@pytest.fixture
+def queries(stack: EmbeddedStack) -> Iterator[ProductQueries]:
+    spy = ProductQueries()
+    yield spy
+    spy.close()

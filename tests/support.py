@@ -15,6 +15,7 @@ import requests
 
 from local.apigw import ApiResponse
 from local.stack import EmbeddedStack
+from product_export.adapters.aws import raw_items_dynamodb
 from product_export.adapters.jobs_table import JobsTable
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
@@ -225,3 +226,27 @@ def expected_cells(resource: dict[str, Any], template_name: Any = None) -> dict[
     for key, value in attributes.get("admin_attributes", {}).items():
         cells[f"admin_attributes.{key}"] = value
     return cells
+
+
+class ProductQueries:
+    """Every Query the service sends for products (the list, planner and part writers share one
+    client): which index it went to and how many items DynamoDB read for it (ScannedCount)."""
+
+    def __init__(self) -> None:
+        self.reads: list[tuple[str | None, int]] = []
+        self._events = raw_items_dynamodb().meta.events
+        self._events.register("provide-client-params.dynamodb.Query", self._request)
+        self._events.register("after-call.dynamodb.Query", self._response)
+
+    def _request(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["index_name"] = params.get("IndexName")
+
+    def _response(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        self.reads.append((context.get("index_name"), int(parsed.get("ScannedCount", 0))))
+
+    def items_read(self, index: str | None) -> int:
+        return sum(count for name, count in self.reads if name == index)
+
+    def close(self) -> None:
+        self._events.unregister("provide-client-params.dynamodb.Query", self._request)
+        self._events.unregister("after-call.dynamodb.Query", self._response)

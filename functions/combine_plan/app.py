@@ -1,4 +1,4 @@
-"""Workflow step: cut the shards' remainders together and store the export's part list."""
+"""Workflow step: cut the shard groups' remainders together and store the export's part list."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ exports = ExportService(
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with transient_errors():
-        plan = exports.combine_plan(event["store_id"], event["job_id"], list(event["shards"]))
+        plan = exports.combine_plan(event["store_id"], event["job_id"], list(event["groups"]))
     logger.info("export planned", extra={"parts": plan["parts"], "products": plan["products"]})
     metrics.add_metric(name="ProductsPlanned", unit=MetricUnit.Count, value=plan["products"])
     return plan

@@ -23,5 +23,5 @@ exports = ExportService(jobs=JobsTable(), settle_seconds=settings.delta_settle_s
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with transient_errors():
         started = exports.begin_plan(event["store_id"], event["job_id"])
-    logger.info("export started", extra={"shards": len(started["shards"])})
+    logger.info("export started", extra={"planners": len(started["groups"])})
     return started

@@ -10,6 +10,8 @@ import pytest
 
 from local.stack import EmbeddedStack
 from local.stores import DemoStore as Store
+from product_export.adapters.products_table import PLANNING_INDEX
+from product_export.catalogue.models import SHARD_COUNT
 from tests.support import ApiClient, Gate, load_event, product
 
 
@@ -204,10 +206,13 @@ def test_sample_events_drive_the_workflow_functions(
         ExpressionAttributeValues={":p": {"S": "pending"}},
     )
     plan_event = {**load_event("plan_export.json"), "store_id": store.store_id, "job_id": job_id}
-    assert stack.dispatcher.invoke("PlanExportFunction", plan_event) == {"shards": list(range(16))}
-    shard_event = {**load_event("plan_shard.json"), "store_id": store.store_id, "job_id": job_id}
-    planned = [stack.dispatcher.invoke("PlanShardFunction", {**shard_event, "shard": n}) for n in range(16)]
-    assert sum(shard["products"] for shard in planned) == 2  # products 1 and 3 are live
+    groups = stack.dispatcher.invoke("PlanExportFunction", plan_event)["groups"]
+    assert sorted(shard for group in groups for shard in group) == list(range(SHARD_COUNT))
+    group_event = {**load_event("plan_shard_group.json"), "store_id": store.store_id, "job_id": job_id}
+    invoke = stack.dispatcher.invoke
+    planned = [invoke("PlanShardGroupFunction", {**group_event, "shards": g}) for g in groups]
+    assert sum(group["products"] for group in planned) == 2  # products 1 and 3 are live
+    assert {group["source"] for group in planned} == {PLANNING_INDEX}  # status is in the index
     combine_event = {**load_event("combine_plan.json"), "store_id": store.store_id, "job_id": job_id}
     plan = stack.dispatcher.invoke("CombinePlanFunction", combine_event)
     assert (plan["products"], plan["parts"]) == (2, 1)

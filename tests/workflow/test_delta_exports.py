@@ -5,7 +5,6 @@ exports carry every change exactly once, with updates made between and during ex
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,44 +13,12 @@ import requests
 
 from local.stack import EmbeddedStack
 from local.stores import DemoStore as Store
-from product_export.adapters.aws import raw_items_dynamodb
 from product_export.adapters.jobs_table import JobsTable
 from product_export.adapters.products_table import UPDATED_AT_INDEX
 from product_export.values import format_timestamp
-from tests.support import ApiClient, Gate, parse_csv, product
+from tests.support import ApiClient, Gate, ProductQueries, parse_csv, product
 
 pytestmark = [pytest.mark.workflow, pytest.mark.stack_parameters(PartSize=3, DeltaSettleSeconds=0)]
-
-
-class ProductQueries:
-    """Every Query the service sends for products (the list, planner and part writers share one
-    client): which index it went to and how many items DynamoDB read for it (ScannedCount)."""
-
-    def __init__(self) -> None:
-        self.reads: list[tuple[str | None, int]] = []
-        self._events = raw_items_dynamodb().meta.events
-        self._events.register("provide-client-params.dynamodb.Query", self._request)
-        self._events.register("after-call.dynamodb.Query", self._response)
-
-    def _request(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["index_name"] = params.get("IndexName")
-
-    def _response(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        self.reads.append((context.get("index_name"), int(parsed.get("ScannedCount", 0))))
-
-    def items_read(self, index: str | None) -> int:
-        return sum(count for name, count in self.reads if name == index)
-
-    def close(self) -> None:
-        self._events.unregister("provide-client-params.dynamodb.Query", self._request)
-        self._events.unregister("after-call.dynamodb.Query", self._response)
-
-
-@pytest.fixture
-def queries(stack: EmbeddedStack) -> Iterator[ProductQueries]:
-    spy = ProductQueries()
-    yield spy
-    spy.close()
 
 
 def export(admin: ApiClient, filter_text: str | None = None, *, since: bool = True) -> dict[str, Any]:

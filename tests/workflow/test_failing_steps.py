@@ -18,6 +18,7 @@ from local.stores import DemoStore as Store
 from local.template import Template, _logical_of
 from product_export.adapters.jobs_table import JobsTable
 from product_export.adapters.workflow import ExportWorkflow
+from product_export.catalogue.models import SHARD_COUNT
 from product_export.export.service import part_key
 from tests.support import (
     ApiClient,
@@ -49,7 +50,7 @@ def test_a_part_writer_out_of_time_gets_one_more_try(
     stack: EmbeddedStack, store: Store, admin: ApiClient
 ) -> None:
     ids = {admin.create_product(product(n))["id"] for n in range(1, 6)}
-    calls: Counter[tuple[str, int]] = Counter()
+    calls: Counter[tuple[str, int]] = Counter()  # (job, first shard of the group)
     mode = {"once": True}
 
     def writer(event: Any, context: Any, call_real: Callable[[Any], Any]) -> Any:
@@ -94,33 +95,35 @@ def test_the_planner_failing_fails_the_job_and_leaves_no_plan(
 ) -> None:
     for n in range(1, 9):
         admin.create_product(product(n))
-    calls: Counter[tuple[str, int]] = Counter()
+    calls: Counter[tuple[str, int]] = Counter()  # (job, first shard of the group)
     combined: Counter[str] = Counter()
 
-    def shard_planner(event: Any, context: Any, call_real: Callable[[Any], Any]) -> Any:
-        calls[(event["job_id"], event["shard"])] += 1
-        if event["shard"] == 3:
+    def group_planner(event: Any, context: Any, call_real: Callable[[Any], Any]) -> Any:
+        first = event["shards"][0]
+        calls[(event["job_id"], first)] += 1
+        if first == 12:
             raise FunctionTimedOut(900)
-        if event["shard"] == 11:
-            call_real(event)  # its shard file is stored, then the step fails
+        if first == 44:
+            call_real(event)  # its group file is stored, then the step fails
             raise RuntimeError("catalogue unreadable")
         return call_real(event)
 
-    stack.dispatcher.intercept("PlanShardFunction", shard_planner)
+    stack.dispatcher.intercept("PlanShardGroupFunction", group_planner)
 
-    # Two shard planners fail (one out of time, one with an error): every planner ends, none is
-    # tried again (planning the same shard again would fail the same way), the job fails with both
-    # reasons and no shard file is left.
+    # Two group planners fail (one out of time, one with an error): every planner ends, none is
+    # tried again (planning the same shards again would fail the same way), the job fails with both
+    # reasons and no group file is left.
     job = admin.wait_for_job(admin.export()["id"], timeout=60)
     assert job["attributes"]["status"] == "failed"
-    assert {shard for (job_id, shard) in calls if job_id == job["id"]} == set(range(16))
-    assert calls[(job["id"], 3)] == calls[(job["id"], 11)] == 1
+    assert {first for (job_id, first) in calls if job_id == job["id"]} == set(range(0, SHARD_COUNT, 4))
+    assert calls[(job["id"], 12)] == calls[(job["id"], 44)] == 1
     assert _errors(admin, job["id"]) == [
-        "Export failed: ShardPlanningFailed: shard 3 could not be planned: the step ran out of time "
-        "(timed out after 900.00 seconds); shard 11 could not be planned: RuntimeError: catalogue unreadable"
+        "Export failed: ShardPlanningFailed: shards 12-15 could not be planned: the step ran out of "
+        "time (timed out after 900.00 seconds); shards 44-47 could not be planned: RuntimeError: "
+        "catalogue unreadable"
     ]
     assert job["meta"]["file_locations"] is None
-    assert bucket_state(stack, store.store_id, job["id"]) == ([], []), "no shard file is left"
+    assert bucket_state(stack, store.store_id, job["id"]) == ([], []), "no group file is left"
     assert slots_given_back(store.store_id)
 
     # A permanent error after the plan and the part list were stored: failed at once, both removed.
@@ -235,7 +238,7 @@ def test_every_task_gives_its_lambda_time_to_time_out_first() -> None:
     assert set(tasks) == {
         "AcquireSlot",
         "PlanExport",
-        "PlanShard",
+        "PlanShardGroup",
         "CombinePlan",
         "WritePart",
         "FinalizeExport",

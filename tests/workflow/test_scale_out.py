@@ -1,6 +1,7 @@
-"""Planning split per shard and parts written by a Distributed Map, through the template's state
-machine on moto: one shard planner per shard, the part list read from S3 by the Map's ItemReader,
-parts as full as one planner would cut them, and more parts than an inline Map's payload holds."""
+"""Planning split by shard and parts written by a Distributed Map, through the template's state
+machine on moto: one planner per group of shards, the part list read from S3 by the Map's
+ItemReader, parts as full as one planner would cut them, and more parts than an inline Map's
+payload holds."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from product_export.adapters.products_table import ProductsTable
 from product_export.adapters.workflow import ExportWorkflow
 from product_export.catalogue.models import SHARD_COUNT, ProductData
 from product_export.catalogue.products import new_item
+from product_export.export.planner import SHARDS_PER_PLANNER
 from tests.support import ApiClient, parse_csv
 
 pytestmark = pytest.mark.workflow
@@ -64,10 +66,10 @@ def _job_files(stack: EmbeddedStack, store: Store, job_id: str) -> list[str]:
 
 
 @pytest.mark.stack_parameters(PartSize=7)
-def test_one_planner_per_shard_then_a_distributed_map_of_full_parts(
+def test_one_planner_per_shard_group_then_a_distributed_map_of_full_parts(
     stack: EmbeddedStack, store: Store, admin: ApiClient
 ) -> None:
-    ids = _load(stack, store, 60)  # about 4 a shard: every shard ends with a remainder
+    ids = _load(stack, store, 200)  # about 3 a shard: no shard alone fills a part
     job = admin.wait_for_job(admin.export()["id"], timeout=90)
     assert job["attributes"]["status"] == "success"
 
@@ -77,13 +79,14 @@ def test_one_planner_per_shard_then_a_distributed_map_of_full_parts(
         for e in events
         if e["type"] == "MapIterationStarted" and e["mapIterationStartedEventDetails"]["name"] == "PlanShards"
     ]
-    assert sorted(shard_iterations) == list(range(SHARD_COUNT)), "one shard planner per shard"
+    groups = SHARD_COUNT // SHARDS_PER_PLANNER
+    assert sorted(shard_iterations) == list(range(groups)), "one planner per group of shards"
     planners = Counter(
         e["taskScheduledEventDetails"]["parameters"].split("function:", 1)[1].split('"', 1)[0]
         for e in events
         if e["type"] == "TaskScheduled"
     )
-    assert planners["product-export-PlanShardFunction"] == SHARD_COUNT
+    assert planners["product-export-PlanShardGroupFunction"] == groups
     assert planners["product-export-CombinePlanFunction"] == 1
     assert [e["type"] for e in events if e["type"].startswith("MapRun")] == [
         "MapRunStarted",
@@ -92,12 +95,12 @@ def test_one_planner_per_shard_then_a_distributed_map_of_full_parts(
 
     # Full parts except the last, though no shard alone fills one; each product exactly once.
     files = _rows_per_file(job)
-    assert [len(rows) for rows in files] == [7] * 8 + [4]
+    assert [len(rows) for rows in files] == [7] * 28 + [4]
     exported = [product_id for rows in files for product_id in rows]
     assert sorted(exported) == sorted(ids)
-    assert job["meta"]["progress"]["products_planned"] == 60
-    assert job["meta"]["progress"]["parts_planned"] == 9
-    # Neither the shard files nor the part list outlive the export: its folder holds its files.
+    assert job["meta"]["progress"]["products_planned"] == 200
+    assert job["meta"]["progress"]["parts_planned"] == 29
+    # Neither the group files nor the part list outlive the export: its folder holds its files.
     parts = sorted(url.split("?", 1)[0].rsplit("/", 1)[1] for url in job["meta"]["file_locations"])
     assert _job_files(stack, store, job["id"]) == sorted([*parts, "manifest.json"])
 

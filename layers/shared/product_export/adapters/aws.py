@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -32,6 +33,9 @@ _SERVICE_CONFIG = {
 }
 RAW_BODY = "RawBody"
 DECODED_PAGE = "DecodedPage"
+# boto3's default session is not safe to build clients from on several threads at once (a shard
+# group's planner reads its shards on threads); clients, once built, are.
+_building = threading.Lock()
 
 
 @cache
@@ -39,7 +43,8 @@ def client(service: str) -> Any:
     """A shared client for ``service``; tests call ``client.cache_clear()`` between mocked accounts."""
     endpoint = get_settings().aws_endpoint_url
     config = _SERVICE_CONFIG.get(service, _CONFIG)
-    return boto3.client(service, config=config, endpoint_url=endpoint)  # type: ignore[call-overload]
+    with _building:
+        return boto3.client(service, config=config, endpoint_url=endpoint)  # type: ignore[call-overload]
 
 
 @cache
@@ -53,9 +58,10 @@ def raw_items_dynamodb() -> Any:
     it under ``DecodedPage``, and lets botocore parse only the page's other members
     (``LastEvaluatedKey``, ``Count``, ``ScannedCount``, ...).
     """
-    dynamodb = boto3.client(  # type: ignore[call-overload]
-        "dynamodb", config=_SERVICE_CONFIG["dynamodb"], endpoint_url=get_settings().aws_endpoint_url
-    )
+    with _building:
+        dynamodb = boto3.client(  # type: ignore[call-overload]
+            "dynamodb", config=_SERVICE_CONFIG["dynamodb"], endpoint_url=get_settings().aws_endpoint_url
+        )
     dynamodb.meta.events.register("before-parse.dynamodb.Query", _set_body_aside)
     return dynamodb
 

@@ -37,6 +37,11 @@ _ITEM_LIMITS = (
 
 # template.yaml ProductsTable: pk = the shard partition, sort key updated_at, every attribute projected.
 UPDATED_AT_INDEX = "updated-at"
+# template.yaml ProductsTable: the table's own keys, projecting only these attributes (export planning).
+PLANNING_INDEX = "plan-keys"
+PLANNING_INDEX_ATTRIBUTES = frozenset(
+    {"pk", "sk", "created_at", "product_types", "columns", "status", "commodity_type"}
+)
 
 
 @dataclass(frozen=True)
@@ -210,8 +215,10 @@ class ProductsTable:
         condition: Condition | None = None,
         attributes: Iterable[str] | None = None,
         page_size: int | None = None,
+        index: str | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Yield the decoded items of one shard range, in id order, one page in memory at a time."""
+        """Yield the decoded items of one shard range, in id order, one page in memory at a time:
+        from the table, or from ``index`` when it has the table's keys (``PLANNING_INDEX``)."""
         names: dict[str, str] = {"#pk": "pk"}
         values: dict[str, Any] = {":pk": {"S": shard_key(store_id, key_range.shard)}}
         key_condition = "#pk = :pk"
@@ -227,8 +234,11 @@ class ProductsTable:
             values[":last"] = {"S": key_range.last}
         if key_range.first is not None or key_range.last is not None:
             names["#sk"] = "sk"
+        request: dict[str, Any] = {"TableName": self.table}
+        if index is not None:
+            request["IndexName"] = index
         yield from self._stream(
-            {"TableName": self.table},
+            request,
             key_condition,
             names,
             values,

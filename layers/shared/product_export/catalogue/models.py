@@ -28,7 +28,7 @@ from pydantic import (
     field_validator,
 )
 
-SHARD_COUNT = 16
+SHARD_COUNT = 64
 # Unique per store; enforced by guard items written in the same transaction as the product.
 UNIQUE_FIELDS = ("sku", "external_ref")
 EXTENSION_KEY = re.compile(r"^products\(([A-Za-z0-9_-]{1,128})\)$")

@@ -110,10 +110,12 @@ def matching_products(
     ranges: Sequence[KeyRange] | Sequence[UpdatedRange] | None = None,
     attributes: set[str] | None = None,
     cutover: str | None = None,
+    index: str | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Every product of the store that matches ``expr``: in (shard, id) order from the table, or,
-    when the filter bounds updated_at from below, in (shard, updated_at) order from the updated-at
-    index (then ``ranges`` are UpdatedRange and ``cutover`` caps updated_at, see updated_window).
+    """Every product of the store that matches ``expr``: in (shard, id) order from the table (or
+    from ``index``, one with the table's keys), or, when the filter bounds updated_at from below,
+    in (shard, updated_at) order from the updated-at index (then ``ranges`` are UpdatedRange and
+    ``cutover`` caps updated_at, see updated_window).
 
     The one query path shared by the product list, the export planner and the part writers, so
     that all of them see exactly the same set for the same filter. DynamoDB applies a superset
@@ -129,7 +131,12 @@ def matching_products(
         raise ValueError("updated_at ranges need a filter that bounds updated_at from below")
     else:
         items = _from_table(
-            table, store_id, expr, ranges=None if ranges is None else key_ranges, attributes=attributes
+            table,
+            store_id,
+            expr,
+            ranges=None if ranges is None else key_ranges,
+            attributes=attributes,
+            index=index,
         )
     match = compile_matcher(expr)
     for item in items:
@@ -146,10 +153,11 @@ def _from_table(
     *,
     ranges: Sequence[KeyRange] | None,
     attributes: set[str] | None,
+    index: str | None,
 ) -> Iterator[dict[str, Any]]:
     condition = compile_dynamodb(expr)
     for key_range in ranges if ranges is not None else [KeyRange(shard) for shard in range(SHARD_COUNT)]:
-        yield from table.query(store_id, key_range, condition=condition, attributes=attributes)
+        yield from table.query(store_id, key_range, condition=condition, attributes=attributes, index=index)
 
 
 def _from_updated_index(

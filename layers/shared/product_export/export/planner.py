@@ -4,8 +4,9 @@ A part is a list of inclusive id ranges, one per shard it touches, and holds ``p
 products, so when the catalogue does not change every part but the last is full. Only keys, the
 column index and the attributes the filter reads are fetched.
 
-``cut_parts`` cuts keys visited in (shard, id) order. A large store is planned shard by shard
-(the workflow runs one planner per shard, so planning time does not grow with the store): each
+``cut_parts`` cuts keys visited in (shard, id) order. A large store is planned shard by shard,
+all shards at once (the workflow runs a planner Lambda per group of ``SHARDS_PER_PLANNER`` shards,
+each reading its shards on threads, so planning time follows one shard, not the store): each
 shard is cut into full one-range parts as its keys arrive (``cut_shard``), and the shards'
 remainders are then cut together in shard order (``combine_shards``), so the parts are as full as
 ``cut_parts`` makes them. ``cut_parts_by_shard`` does both in one process, reading shards at once.
@@ -19,7 +20,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from product_export.adapters.products_table import KeyRange
+from product_export.catalogue.models import SHARD_COUNT
 from product_export.filters import And, Comparison, Expr, resolve_field
+
+# Shards one planner Lambda reads at once (one thread each). A Query waits on the network far
+# longer than it takes to cut its keys, so four share a Lambda's CPU well; SHARD_COUNT / 4 = 16
+# planners stay under the inline Map's 40 at once, and a small store starts 16 Lambdas, not 64.
+SHARDS_PER_PLANNER = 4
+
+
+def shard_groups(shard_count: int = SHARD_COUNT, per_planner: int = SHARDS_PER_PLANNER) -> list[list[int]]:
+    """The store's shards in consecutive groups, one planner each: [[0, 1, 2, 3], [4, 5, 6, 7], ...]."""
+    return [
+        list(range(first, min(first + per_planner, shard_count)))
+        for first in range(0, shard_count, per_planner)
+    ]
 
 
 @dataclass(frozen=True)

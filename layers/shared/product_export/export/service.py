@@ -5,13 +5,19 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from product_export.adapters.jobs_table import JobsTable, TransitionRejected
 from product_export.adapters.parts_bucket import PartsBucket
-from product_export.adapters.products_table import KeyRange, ProductsTable
+from product_export.adapters.products_table import (
+    PLANNING_INDEX,
+    PLANNING_INDEX_ATTRIBUTES,
+    KeyRange,
+    ProductsTable,
+)
 from product_export.adapters.workflow import ExportWorkflow
 from product_export.catalogue.models import SHARD_COUNT
 from product_export.catalogue.service import matching_products, updated_window
@@ -36,12 +42,13 @@ from product_export.export.planner import (
     cover_key_space,
     cut_shard,
     in_snapshot,
+    shard_groups,
 )
 from product_export.export.progress import PartProgress, ProgressRecorder
 from product_export.export.quota import ExportQuota
 from product_export.export.rows import PartRows
 from product_export.export.writer import write_csv
-from product_export.filters import format_filter, parse_filter, referenced_attributes
+from product_export.filters import Expr, format_filter, parse_filter, referenced_attributes
 from product_export.ids import uuid7
 from product_export.jobs.models import FINAL_STATUSES, Job, PartFile
 from product_export.values import now_timestamp
@@ -56,7 +63,7 @@ class JobNotRunning(Exception):
 
 
 class ShardPlanningFailed(Exception):
-    """A shard planner failed (after its retries): the export fails with what each one reported."""
+    """A shard-group planner failed (after its retries): the export fails with what each reported."""
 
 
 @dataclass(frozen=True)
@@ -75,13 +82,22 @@ def plan_key(job: Job) -> str:
 
 
 def plan_folder(job: Job) -> str:
-    """Planning's working files, beside plan.json: one per shard, then the part list."""
+    """Planning's working files, beside plan.json: one per group of shards, then the part list."""
     return f"{job.store_id}/{job.id}/plan/"
 
 
-def shard_plan_key(job: Job, shard: int) -> str:
-    """One shard planner's output (full ranges, remainder ids, column index), until combined."""
-    return f"{plan_folder(job)}shard-{shard:02d}.json"
+def shard_group_plan_key(job: Job, shards: Sequence[int]) -> str:
+    """One shard-group planner's output (per shard: full ranges, remainder ids; the group's column
+    index), until combined. Groups do not overlap, so the first shard names the group."""
+    return f"{plan_folder(job)}shards-{shards[0]:02d}.json"
+
+
+def planning_index(expr: Expr | None) -> str | None:
+    """The slim index planning reads when it holds every attribute the planner decides on (the
+    snapshot bound and the filter's fields); None: the filter names a field only the table has."""
+    if referenced_attributes(expr) <= PLANNING_INDEX_ATTRIBUTES:
+        return PLANNING_INDEX
+    return None
 
 
 def part_list_key(job: Job) -> str:
@@ -173,82 +189,110 @@ class ExportService:
 
     # --- workflow steps -----------------------------------------------------------------------
     def begin_plan(self, store_id: str, job_id: str) -> dict[str, Any]:
-        """Mark the job started and fix what it holds (snapshot, cut-over); returns the shards to
-        plan, one planner each (``plan_shard``). A delta export reads the updated-at index in
-        update order across shards, so it has no shards to plan: ``combine_plan`` plans it whole."""
+        """Mark the job started and fix what it holds (snapshot, cut-over); returns the groups of
+        shards to plan, one planner each (``plan_shard_group``). A delta export reads the
+        updated-at index in update order across shards, so it has no groups: ``combine_plan``
+        plans it whole."""
         job = self._set_cutover(self._enter_started(store_id, job_id))
         expr = in_snapshot(export_filter(job), job.snapshot_at)
         delta = updated_window(expr, job.cutover_at) is not None
-        return {"shards": [] if delta else list(range(SHARD_COUNT))}
+        return {"groups": [] if delta else shard_groups()}
 
-    def plan_shard(self, store_id: str, job_id: str, shard: int) -> dict[str, Any]:
-        """Read one shard's matching keys, cut its full parts and store them, its remainder ids and
-        its column index in the shard's plan file; returns a summary small enough for the workflow."""
+    def plan_shard_group(self, store_id: str, job_id: str, shards: Sequence[int]) -> dict[str, Any]:
+        """Read a group of shards' matching keys, all at once (a thread each): cut each shard's full
+        parts and store them, its remainder ids and the group's column index in the group's plan
+        file; returns a summary small enough for the workflow."""
         job = self._running_job(store_id, job_id)
-        if not 0 <= shard < SHARD_COUNT:
-            raise ValueError(f"shard {shard} is not one of the {SHARD_COUNT} shards")
+        shards = [int(shard) for shard in shards]
+        if not shards or len(set(shards)) != len(shards) or not set(shards) <= set(range(SHARD_COUNT)):
+            raise ValueError(f"shards {shards} are not a group of the {SHARD_COUNT} shards")
         expr = in_snapshot(export_filter(job), job.snapshot_at)
-        wanted = {"pk", "sk", "updated_at", "product_types", "columns"} | set(referenced_attributes(expr))
-        column_index: set[str] = set()
+        index = planning_index(expr)
+        wanted = {"sk", "product_types", "columns"} | set(referenced_attributes(expr))
+        column_index: set[str] = set()  # set.update holds the GIL: safe from the reader threads
 
-        def ids() -> Iterator[str]:
-            for item in matching_products(
-                self.products,
-                store_id,
-                expr,
-                include_bundles=False,
-                ranges=[KeyRange(shard)],
-                attributes=wanted,
-            ):
-                column_index.update(item.get("columns", ()))
-                yield item["sk"]
+        def plan(shard: int) -> ShardCut:
+            def ids() -> Iterator[str]:
+                for item in matching_products(
+                    self.products,
+                    store_id,
+                    expr,
+                    include_bundles=False,
+                    ranges=[KeyRange(shard)],
+                    attributes=wanted,
+                    index=index,
+                ):
+                    column_index.update(item.get("columns", ()))
+                    yield item["sk"]
 
-        cut = cut_shard(shard, ids(), self.part_size)
+            return cut_shard(shard, ids(), self.part_size)
+
+        with ThreadPoolExecutor(max_workers=len(shards)) as pool:
+            cuts = list(pool.map(plan, shards))
         self.bucket.put_json(
-            shard_plan_key(job, shard),
+            shard_group_plan_key(job, shards),
             {
-                "shard": shard,
-                "products": cut.products,
-                "full": [[r.first, r.last] for r in cut.full],
-                "remainder": cut.remainder,
+                "shards": [
+                    {
+                        "shard": cut.shard,
+                        "full": [[r.first, r.last] for r in cut.full],
+                        "remainder": cut.remainder,
+                    }
+                    for cut in cuts
+                ],
                 "columns": sorted(column_index),
             },
         )
-        return {"shard": shard, "products": cut.products, "full_parts": len(cut.full)}
+        return {
+            "shards": shards,
+            "products": sum(cut.products for cut in cuts),
+            "full_parts": sum(len(cut.full) for cut in cuts),
+            "source": index or "table",
+        }
 
-    def combine_plan(self, store_id: str, job_id: str, shards: list[dict[str, Any]]) -> dict[str, Any]:
+    def combine_plan(self, store_id: str, job_id: str, groups: list[dict[str, Any]]) -> dict[str, Any]:
         """Cut the shards' remainders together, number the parts, store the header (plan.json) and
         the part list the part writers' Map reads, record what progress counts against and remove
-        the shard files. ``shards`` are the shard planners' summaries; with none (a delta export)
-        the parts are cut here from the updated-at index."""
+        the group files. ``groups`` are the shard-group planners' summaries; with none (a delta
+        export) the parts are cut here from the updated-at index."""
         job = self._running_job(store_id, job_id)
-        failed = sorted((s for s in shards if "error" in s), key=lambda s: int(s["shard"]))
+        failed = sorted((g for g in groups if "error" in g), key=lambda g: min(g["shards"]))
         if failed:
             raise ShardPlanningFailed(
                 "; ".join(
-                    f"shard {s['shard']} could not be planned: {describe_failure(s['error'], s.get('cause'))}"
-                    for s in failed
+                    f"shards {_shard_span(g['shards'])} could not be planned: "
+                    f"{describe_failure(g['error'], g.get('cause'))}"
+                    for g in failed
                 )
             )
         expr = in_snapshot(export_filter(job), job.snapshot_at)
         column_index: set[str] = set()
         cut: Any
-        if shards:
-            numbers = sorted(int(s["shard"]) for s in shards)
-            if numbers != list(range(SHARD_COUNT)):
-                raise ValueError(f"planned shards {numbers} are not the store's {SHARD_COUNT} shards")
-            cuts = []
-            for shard in numbers:  # in shard order: the remainders are cut together in that order
-                document = self.bucket.get_json(shard_plan_key(job, shard))
-                column_index.update(document["columns"])
-                cuts.append(
-                    ShardCut(
-                        shard,
-                        self.part_size,
-                        [KeyRange(shard, first, last) for first, last in document["full"]],
-                        document["remainder"],
-                    )
+        if groups:
+            planned = sorted(int(shard) for g in groups for shard in g["shards"])
+            if planned != list(range(SHARD_COUNT)):
+                raise ValueError(f"planned shards {planned} are not the store's {SHARD_COUNT} shards")
+            # Fetched at once: 16 small objects, each a round trip.
+            with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+                documents = list(
+                    pool.map(lambda g: self.bucket.get_json(shard_group_plan_key(job, g["shards"])), groups)
                 )
+            cuts = []
+            for document in documents:
+                column_index.update(document["columns"])
+                cuts += [
+                    ShardCut(
+                        int(planned_shard["shard"]),
+                        self.part_size,
+                        [
+                            KeyRange(int(planned_shard["shard"]), first, last)
+                            for first, last in planned_shard["full"]
+                        ],
+                        planned_shard["remainder"],
+                    )
+                    for planned_shard in document["shards"]
+                ]
+            cuts.sort(key=lambda c: c.shard)  # the remainders are cut together in shard order
             cut = cover_key_space(combine_shards(cuts, self.part_size), range(SHARD_COUNT))
         else:  # read from the updated-at index: parts are (updated_at, id) ranges
             wanted = {"pk", "sk", "updated_at", "product_types", "columns"} | set(referenced_attributes(expr))
@@ -274,10 +318,10 @@ class ExportService:
         self.bucket.put_json(part_list_key(job), parts)
         products = sum(part["products"] for part in parts)
         self._record_plan(job, products=products, parts=len(parts))
-        # Best effort, never failing the step once the plan is recorded (a retry would find shard
+        # Best effort, never failing the step once the plan is recorded (a retry would find group
         # files gone): FinalizeExport removes the plan folder, a failed export its whole folder.
         with contextlib.suppress(Exception):
-            self.bucket.delete_keys([shard_plan_key(job, int(s["shard"])) for s in shards])
+            self.bucket.delete_keys([shard_group_plan_key(job, g["shards"]) for g in groups])
         return {"products": products, "parts": len(parts), "parts_key": part_list_key(job)}
 
     def write_part(self, store_id: str, job_id: str, part_json: dict[str, Any]) -> dict[str, Any]:
@@ -469,6 +513,12 @@ class ExportService:
         if job.status != "started":
             raise JobNotRunning(f"Job {job_id} is {job.status}")
         return job
+
+
+def _shard_span(shards: Sequence[int]) -> str:
+    """``[4, 5, 6, 7]`` as "4-7" (a group is consecutive shards), a single shard as itself."""
+    ordered = sorted(int(shard) for shard in shards)
+    return str(ordered[0]) if len(ordered) == 1 else f"{ordered[0]}-{ordered[-1]}"
 
 
 def describe_failure(error: str | None, cause: str | None) -> str:

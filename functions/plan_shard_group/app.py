@@ -1,4 +1,4 @@
-"""Workflow step (one iteration of the shard Map): plan one shard's parts from its keys."""
+"""Workflow step (one iteration of the shard-group Map): plan a group of shards' parts from their keys."""
 
 from __future__ import annotations
 
@@ -26,6 +26,6 @@ exports = ExportService(
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with transient_errors():
-        planned = exports.plan_shard(event["store_id"], event["job_id"], int(event["shard"]))
-    logger.info("shard planned", extra=planned)
+        planned = exports.plan_shard_group(event["store_id"], event["job_id"], list(event["shards"]))
+    logger.info("shards planned", extra=planned)
     return planned
