@@ -31,6 +31,7 @@ from bench.results import RESULTS, load_results, merge_results  # noqa: E402
 from local.template import Template  # noqa: E402
 from product_export.adapters.products_table import PLANNING_INDEX, PLANNING_INDEX_ATTRIBUTES  # noqa: E402
 from product_export.catalogue.models import SHARD_COUNT  # noqa: E402
+from product_export.catalogue.service import RANGES_AT_ONCE  # noqa: E402
 from product_export.export.planner import SHARDS_PER_PLANNER  # noqa: E402
 
 # --- prices, us-east-1, list prices as published on 2026-11-28 (aws.amazon.com/<service>/pricing) ----
@@ -86,7 +87,10 @@ def _plan_map_concurrency() -> int:
 
 
 PLAN_MAP_CONCURRENCY = _plan_map_concurrency()
-BEFORE_SHARDS = 16  # the layout this design replaced: 16 shards, a planner Lambda each, from the table
+# The layout this design replaced: 16 shards, a planner Lambda of 1,024 MB each (16 at once),
+# reading the table; full parts listed shard by shard; a writer read its ranges one after another.
+BEFORE_SHARDS = 16
+BEFORE_PLANNER_MB = 1024
 
 # --- assumptions -------------------------------------------------------------------------------------
 PAGE_LATENCY_SECONDS = 0.1  # one 1 MB Query page, DynamoDB to Lambda; a reader waits for each page
@@ -116,12 +120,30 @@ class Scenario:
     matching: float = 1.0  # the share of the store the export's filter matches
     planner_mb: int = PLANNER_MB
     plan_map_concurrency: int = PLAN_MAP_CONCURRENCY  # planners at once (PlanShards' MaxConcurrency)
+    parts_in_turn: bool = True  # full parts numbered taking the shards in turn (combine_shards)
+    ranges_at_once: int = RANGES_AT_ONCE  # a writer reads this many of its ranges at once
 
 
 SCENARIOS = (
     # before: 16 shards, one PlanShard Lambda per shard, planning from the table.
-    Scenario("before, defaults", BEFORE_SHARDS, 1, NEW_TABLE_RRU_PER_S, DEFAULT_MAP_CONCURRENCY, "table"),
-    Scenario("before, large store", BEFORE_SHARDS, 1, TABLE_QUOTA_RRU_PER_S, None, "table"),
+    *(
+        Scenario(
+            name,
+            BEFORE_SHARDS,
+            1,
+            rate,
+            concurrency,
+            "table",
+            planner_mb=BEFORE_PLANNER_MB,
+            plan_map_concurrency=BEFORE_SHARDS,
+            parts_in_turn=False,
+            ranges_at_once=1,
+        )
+        for name, rate, concurrency in (
+            ("before, defaults", NEW_TABLE_RRU_PER_S, DEFAULT_MAP_CONCURRENCY),
+            ("before, large store", TABLE_QUOTA_RRU_PER_S, None),
+        )
+    ),
     # now: SHARD_COUNT shards in groups of SHARDS_PER_PLANNER, planning from the plan-keys index.
     Scenario(
         "**now, defaults**",
@@ -160,19 +182,6 @@ SCENARIOS = (
         None,
         "index",
         matching=0.01,
-    ),
-    # Not built: more planner CPU for large stores. Planners of two shards (32, PlanShards'
-    # MaxConcurrency raised to 32, inside the inline Map's 40) with a full vCPU each (1,769 MB; more
-    # buys nothing, a planner's Python runs on one core).
-    Scenario(
-        "proposed: 32 planners of 1,769 MB, raised quota",
-        SHARD_COUNT,
-        2,
-        RAISED_QUOTA_RRU_PER_S,
-        None,
-        "index",
-        planner_mb=FULL_VCPU_MB,
-        plan_map_concurrency=32,
     ),
 )
 
@@ -243,6 +252,8 @@ def measured(results: dict[str, Any], item_bytes: float | None, index_item_bytes
     planning = workflow["planner_cpu_us_per_product"] / 1e6  # every planning step
     if "combine_cpu_us_per_product" in workflow:
         combine_total = workflow["combine_cpu_us_per_product"] / 1e6 * products
+        # The run's CombinePlan cut every id when its shards held fewer than PartSize each (the
+        # default sizes do); near a multiple of PartSize a shard this estimate of its input is poor.
         run_shards = int(run.get("shards", SHARD_COUNT))
         combine_per_id = combine_total / max(1, remainder_ids(products, run_shards, int(run["part_size"])))
         planner = planning - combine_total / products
@@ -283,11 +294,14 @@ def fed_writers(read_rru_per_s: int, shards: int, m: Measured) -> int:
     return max(1, math.floor(rate / (PART_SIZE * m.item_bytes / BYTES_PER_RRU_SECOND / part_time(m))))
 
 
-def part_time(m: Measured, rows: int = PART_SIZE, read_items: float = PART_SIZE) -> float:
-    """One part writer: its CPU share for its rows plus a wait for each page it reads."""
+def part_time(
+    m: Measured, rows: int = PART_SIZE, read_items: float = PART_SIZE, ranges_at_once: float = 1.0
+) -> float:
+    """One part writer: its CPU share for its rows plus a wait for each page it reads, its ranges
+    read ``ranges_at_once`` at a time (catalogue/read_ahead.py)."""
     return (
         rows * m.writer_cpu_s * cpu_factor(WRITER_MB)
-        + read_items * m.item_bytes / PAGE_BYTES * PAGE_LATENCY_SECONDS
+        + read_items * m.item_bytes / PAGE_BYTES * PAGE_LATENCY_SECONDS / ranges_at_once
         + PART_FIXED_SECONDS
     )
 
@@ -332,18 +346,23 @@ def estimate(s: Scenario, products: int, m: Measured) -> Estimate:
 
     # The parts: waves of MapConcurrency writers, or the read rate if it is slower. A part's
     # ranges cover the key space between its matching ids, so its writer reads 1/matching of a
-    # product per row. The Map starts parts in list order and the full parts come shard by shard
-    # (combine_shards), so a wave's writers crowd the shards its parts come from: a window of c
-    # consecutive parts, k full parts a shard, touches 1 + (c - 1) / k shards on average, each
-    # serving 3,000 units/s. Once no shard has a full part, every part mixes many shards.
+    # product per row; when those span several shards (a part mixing shards' remainders) it reads
+    # up to ranges_at_once of them at once. The Map starts parts in list order. Full parts now
+    # take the shards in turn (combine_shards), so c writers at once read min(c, shards) shards;
+    # before they came shard by shard, and a window of c consecutive parts, k full parts a shard,
+    # touched 1 + (c - 1) / k shards on average, each serving 3,000 units/s. Once no shard has a
+    # full part, every part mixes many shards.
     concurrency = s.map_concurrency or fed_writers(s.read_rru_per_s, s.shards, m)
     rows = min(matching, PART_SIZE)
-    part_seconds = part_time(m, rows, rows / s.matching)
-    waves = math.ceil(parts / concurrency)
     full_parts_per_shard = matching / s.shards / PART_SIZE
+    spanned = 1.0 if full_parts_per_shard >= 1 else min(float(s.shards), rows / (matching / s.shards))
+    part_seconds = part_time(m, rows, rows / s.matching, min(spanned, float(s.ranges_at_once)))
+    waves = math.ceil(parts / concurrency)
     shards_at_once = float(s.shards)
     if full_parts_per_shard >= 1:
-        shards_at_once = min(shards_at_once, 1 + (min(concurrency, parts) - 1) / full_parts_per_shard)
+        at_once = min(concurrency, parts)
+        crowding = at_once if s.parts_in_turn else 1 + (at_once - 1) / full_parts_per_shard
+        shards_at_once = min(shards_at_once, crowding)
     partitions_rate = shards_at_once * PARTITION_RRU_PER_S
     read_bound = products * m.item_bytes / (min(rate, partitions_rate) * BYTES_PER_RRU_SECOND)
     crowded = f"partitions ({shards_at_once:.1f} shards at once)"

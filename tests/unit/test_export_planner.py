@@ -10,12 +10,16 @@ from hypothesis import strategies as st
 from product_export.adapters.products_table import KeyRange
 from product_export.export.overflow import runs
 from product_export.export.planner import (
+    SHARDS_PER_PLANNER,
     PartPlan,
     PartRange,
+    ShardCut,
+    combine_shards,
     cover_key_space,
     cut_parts,
     cut_parts_by_shard,
     in_snapshot,
+    shard_groups,
 )
 from product_export.filters import matches, parse_filter
 
@@ -79,6 +83,28 @@ def test_shards_read_at_once_give_full_one_shard_parts_then_the_remainders() -> 
         (3, 3, [KeyRange(0, "d", "e"), KeyRange(1, "a", "a")]),
         (4, 1, [KeyRange(3, "g", "g")]),
     ]
+
+
+def test_full_parts_take_the_shards_in_turn_so_writers_started_together_read_different_shards() -> None:
+    full = {0: ["a", "b", "c"], 1: ["d"], 2: ["e", "f"]}
+    cuts = [ShardCut(shard, 2, [KeyRange(shard, i, i) for i in ids], ["z"]) for shard, ids in full.items()]
+    parts = combine_shards(cuts, 2)
+    assert [(p.number, p.ranges[0].shard, p.ranges[0].first) for p in parts[:6]] == [
+        (1, 0, "a"),
+        (2, 1, "d"),
+        (3, 2, "e"),
+        (4, 0, "b"),
+        (5, 2, "f"),
+        (6, 0, "c"),
+    ]
+    assert [(p.number, p.products) for p in parts[6:]] == [(7, 2), (8, 1)]  # the remainders
+
+
+def test_shard_groups_cover_every_shard_once_in_order() -> None:
+    assert shard_groups(64, 2) == [[n, n + 1] for n in range(0, 64, 2)]
+    assert shard_groups(5, 2) == [[0, 1], [2, 3], [4]]
+    assert [shard for group in shard_groups() for shard in group] == list(range(64))
+    assert all(len(group) == SHARDS_PER_PLANNER for group in shard_groups())
 
 
 def test_a_failing_shard_read_fails_the_plan() -> None:

@@ -5,6 +5,8 @@ code reads is the template's."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ from local.stack import EmbeddedStack
 from local.template import Template
 from product_export.adapters.products_table import PLANNING_INDEX, PLANNING_INDEX_ATTRIBUTES
 from product_export.catalogue.models import SHARD_COUNT
+from product_export.export.planner import shard_groups
 from tests.support import ApiClient, ProductQueries, exported_rows, product
 
 pytestmark = [pytest.mark.workflow, pytest.mark.stack_parameters(PartSize=4)]
@@ -22,10 +25,24 @@ def test_the_code_reads_the_index_the_template_defines() -> None:
     table = Template.load().resources["ProductsTable"]["Properties"]
     indexes = {index["IndexName"]: index for index in table["GlobalSecondaryIndexes"]}
     index = indexes[PLANNING_INDEX]
-    assert index["KeySchema"] == table["KeySchema"], "parts are id ranges of the table's keys"
+    # Ordered by the product id within a shard, as the table is (sk is the product id): parts are
+    # id ranges read from either.
+    assert index["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "id", "KeyType": "RANGE"},
+    ]
     assert index["Projection"]["ProjectionType"] == "INCLUDE"
-    keys = {key["AttributeName"] for key in table["KeySchema"]}
+    keys = {key["AttributeName"] for key in table["KeySchema"] + index["KeySchema"]}
     assert keys | set(index["Projection"]["NonKeyAttributes"]) == PLANNING_INDEX_ATTRIBUTES
+
+
+def test_the_map_runs_every_group_planner_at_once() -> None:
+    machine = Template.load().state_machine()
+    assert machine is not None and machine.definition_path is not None
+    definition = json.loads(re.sub(r"\$\{\w+\}", "1", machine.definition_path.read_text(encoding="utf-8")))
+    plan_shards = definition["States"]["PlanShards"]
+    assert plan_shards["MaxConcurrency"] >= len(shard_groups()), "no group waits for another"
+    assert plan_shards["MaxConcurrency"] <= 40, "an inline Map runs at most 40 at once"
 
 
 def _listed(admin: ApiClient, filter_text: str | None) -> set[str]:

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from local.stack import EmbeddedStack
 from local.stores import DemoStore as Store
 from product_export.adapters.products_table import ProductsTable
+from product_export.catalogue import service as catalogue_service
 from tests.support import ApiClient, product
 
 pytestmark = pytest.mark.workflow
@@ -47,6 +48,9 @@ class HeldWriterStream:
         self.release = threading.Event()
         self._lock = threading.Lock()
         real = ProductsTable.query
+        # One range at a time, as before read-ahead: then the products a query hands out are the
+        # ones the writer took, which is what these tests count.
+        monkeypatch.setattr(catalogue_service, "RANGES_AT_ONCE", 1)
 
         def query(table: ProductsTable, *args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
             if kwargs.get("attributes") is not None:

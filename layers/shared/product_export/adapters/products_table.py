@@ -37,11 +37,14 @@ _ITEM_LIMITS = (
 
 # template.yaml ProductsTable: pk = the shard partition, sort key updated_at, every attribute projected.
 UPDATED_AT_INDEX = "updated-at"
-# template.yaml ProductsTable: the table's own keys, projecting only these attributes (export planning).
+# template.yaml ProductsTable: pk = the shard partition, sort key id (= sk, the product id; guard items
+# have none), projecting only these attributes besides the keys (export planning).
 PLANNING_INDEX = "plan-keys"
 PLANNING_INDEX_ATTRIBUTES = frozenset(
-    {"pk", "sk", "created_at", "product_types", "columns", "status", "commodity_type"}
+    {"pk", "sk", "id", "created_at", "product_types", "columns", "status", "commodity_type"}
 )
+# The attribute holding the product id in each key schema the id-ordered queries read.
+_ID_KEY = {None: "sk", PLANNING_INDEX: "id"}
 
 
 @dataclass(frozen=True)
@@ -218,7 +221,7 @@ class ProductsTable:
         index: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Yield the decoded items of one shard range, in id order, one page in memory at a time:
-        from the table, or from ``index`` when it has the table's keys (``PLANNING_INDEX``)."""
+        from the table, or from ``index`` when it is ordered by product id too (``PLANNING_INDEX``)."""
         names: dict[str, str] = {"#pk": "pk"}
         values: dict[str, Any] = {":pk": {"S": shard_key(store_id, key_range.shard)}}
         key_condition = "#pk = :pk"
@@ -233,7 +236,7 @@ class ProductsTable:
             key_condition += " AND #sk <= :last"
             values[":last"] = {"S": key_range.last}
         if key_range.first is not None or key_range.last is not None:
-            names["#sk"] = "sk"
+            names["#sk"] = _ID_KEY[index]
         request: dict[str, Any] = {"TableName": self.table}
         if index is not None:
             request["IndexName"] = index

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from product_export.adapters.products_table import KeyRange, ProductsTable
 from product_export.catalogue.models import SHARD_COUNT, ProductDocument
 from product_export.catalogue.products import new_item, updated_item
+from product_export.catalogue.read_ahead import read_ahead
 from product_export.errors import Conflict
 from product_export.filters import (
     Bounds,
@@ -20,6 +21,10 @@ from product_export.filters import (
 )
 
 UPDATED_AT = "updated_at"
+# Key ranges read at once by one reader (a part writer, the product list): enough that a part
+# spread thin over many shards is read in minutes, not hours, while each range holds at most a few
+# hundred items ahead of the writer (catalogue/read_ahead.py).
+RANGES_AT_ONCE = 8
 
 
 @dataclass(frozen=True)
@@ -113,9 +118,9 @@ def matching_products(
     index: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every product of the store that matches ``expr``: in (shard, id) order from the table (or
-    from ``index``, one with the table's keys), or, when the filter bounds updated_at from below,
-    in (shard, updated_at) order from the updated-at index (then ``ranges`` are UpdatedRange and
-    ``cutover`` caps updated_at, see updated_window).
+    from ``index``, one ordered by product id within a shard like the table), or, when the filter
+    bounds updated_at from below, in (shard, updated_at) order from the updated-at index (then
+    ``ranges`` are UpdatedRange and ``cutover`` caps updated_at, see updated_window).
 
     The one query path shared by the product list, the export planner and the part writers, so
     that all of them see exactly the same set for the same filter. DynamoDB applies a superset
@@ -156,8 +161,14 @@ def _from_table(
     index: str | None,
 ) -> Iterator[dict[str, Any]]:
     condition = compile_dynamodb(expr)
-    for key_range in ranges if ranges is not None else [KeyRange(shard) for shard in range(SHARD_COUNT)]:
-        yield from table.query(store_id, key_range, condition=condition, attributes=attributes, index=index)
+
+    def reading(key_range: KeyRange) -> Callable[[], Iterator[dict[str, Any]]]:
+        return lambda: table.query(
+            store_id, key_range, condition=condition, attributes=attributes, index=index
+        )
+
+    every = ranges if ranges is not None else [KeyRange(shard) for shard in range(SHARD_COUNT)]
+    yield from read_ahead([reading(key_range) for key_range in every], at_once=RANGES_AT_ONCE)
 
 
 def _from_updated_index(

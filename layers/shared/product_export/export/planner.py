@@ -17,16 +17,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from typing import Any
 
 from product_export.adapters.products_table import KeyRange
 from product_export.catalogue.models import SHARD_COUNT
 from product_export.filters import And, Comparison, Expr, resolve_field
 
-# Shards one planner Lambda reads at once (one thread each). A Query waits on the network far
-# longer than it takes to cut its keys, so four share a Lambda's CPU well; SHARD_COUNT / 4 = 16
-# planners stay under the inline Map's 40 at once, and a small store starts 16 Lambdas, not 64.
-SHARDS_PER_PLANNER = 4
+# Shards one planner Lambda reads at once (one thread each). Two keep a full vCPU busy (a Query
+# page takes longer to arrive than its keys take to cut) while a 10-million-product store is
+# still planned by the CPU of 32 Lambdas; SHARD_COUNT / 2 = 32 planners stay under the inline
+# Map's 40 at once (docs/performance.md, "Scaling model").
+SHARDS_PER_PLANNER = 2
 
 
 def shard_groups(shard_count: int = SHARD_COUNT, per_planner: int = SHARDS_PER_PLANNER) -> list[list[int]]:
@@ -127,12 +129,12 @@ def cut_shard(shard: int, ids: Iterable[str], part_size: int) -> ShardCut:
 
 
 def combine_shards(cuts: Sequence[ShardCut], part_size: int) -> list[PartPlan]:
-    """The parts of every shard: the shards' full parts first (numbered from 1, in shard order),
-    then their remainders cut together in shard order, so only the last part may be smaller."""
-    parts = [
-        PartPlan(number, [key_range], part_size)
-        for number, key_range in enumerate((r for cut in cuts for r in cut.full), start=1)
-    ]
+    """The parts of every shard: the shards' full parts first, numbered from 1 taking one from each
+    shard in turn, then their remainders cut together in shard order, so only the last part may be
+    smaller. The part writers start in number order: taking the shards in turn spreads the writers
+    running at once over all the shards' partitions (3,000 read units/s each), not a few."""
+    in_turn = (r for rank in zip_longest(*(cut.full for cut in cuts)) for r in rank if r is not None)
+    parts = [PartPlan(number, [key_range], part_size) for number, key_range in enumerate(in_turn, start=1)]
     remainders = ((cut.shard, product_id) for cut in cuts for product_id in cut.remainder)
     mixed = list(cut_parts(remainders, part_size))  # numbered 1.. (each from the one before)
     for part in mixed:
