@@ -55,6 +55,7 @@ from local.seed import demo_product, seed  # noqa: E402
 from local.server import LocalService, local_service  # noqa: E402
 from product_export.adapters.dynamo_json import encode_item  # noqa: E402
 from product_export.adapters.products_table import PLANNING_INDEX_ATTRIBUTES  # noqa: E402
+from product_export.catalogue import read_ahead as read_ahead_module  # noqa: E402
 from product_export.catalogue.models import SHARD_COUNT, ProductData  # noqa: E402
 from product_export.catalogue.products import new_item  # noqa: E402
 from product_export.export import service as export_service  # noqa: E402
@@ -197,11 +198,20 @@ class StepClock:
         self.part_seconds: list[float] = []
         self._lock = threading.Lock()
         self._dynalite_at_plan = 0.0
-        self._step = threading.local()  # the planning step a handler thread is running
-        self._pools = mock.patch.object(export_service, "ThreadPoolExecutor", self._counting_pool())
+        self._step = threading.local()  # the step a handler thread is running (and its part's token)
+        self._part_extra: dict[int, float] = {}  # a part's CPU on its read-ahead threads, by token
+        pool = self._counting_pool()
+        self._pools = [
+            mock.patch.object(export_service, "ThreadPoolExecutor", pool),
+            mock.patch.object(read_ahead_module, "ThreadPoolExecutor", pool),
+        ]
 
-    def _charge(self, step: str | None, seconds: float) -> None:
+    def _charge(self, step: str | None, seconds: float, token: int | None = None) -> None:
         if step is None:
+            return
+        if step == "WritePartFunction" and token is not None:
+            with self._lock:
+                self._part_extra[token] = self._part_extra.get(token, 0.0) + seconds
             return
         with self._lock:
             self.plan_cpu += seconds
@@ -214,13 +224,14 @@ class StepClock:
         class CountingPool(ThreadPoolExecutor):
             def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
                 step = getattr(clock._step, "name", None)  # read on the submitting (handler) thread
+                token = getattr(clock._step, "token", None)
 
                 def timed(*inner_args: Any, **inner_kwargs: Any) -> Any:
                     before = time.thread_time()
                     try:
                         return fn(*inner_args, **inner_kwargs)
                     finally:
-                        clock._charge(step, time.thread_time() - before)
+                        clock._charge(step, time.thread_time() - before, token)
 
                 return super().submit(timed, *args, **kwargs)
 
@@ -244,22 +255,30 @@ class StepClock:
             return step
 
         def part(event: Any, context: Any, call_real: Any) -> Any:
+            # A part spanning several shards reads its ranges on read-ahead threads
+            # (catalogue/read_ahead.py): their CPU is the part's too.
             before, started = time.thread_time(), time.monotonic()
+            token = id(event)
+            self._step.name, self._step.token = "WritePartFunction", token
             try:
                 return call_real(event)
             finally:
+                self._step.name = self._step.token = None
                 with self._lock:
-                    self.part_cpu.append(time.thread_time() - before)
+                    extra = self._part_extra.pop(token, 0.0)
+                    self.part_cpu.append(time.thread_time() - before + extra)
                     self.part_seconds.append(time.monotonic() - started)
 
         for logical_id in ("PlanExportFunction", "PlanShardGroupFunction", "CombinePlanFunction"):
             self.dispatcher.intercept(logical_id, planning(logical_id))
         self.dispatcher.intercept("WritePartFunction", part)
-        self._pools.start()
+        for patch in self._pools:
+            patch.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._pools.stop()
+        for patch in self._pools:
+            patch.stop()
         self.dispatcher.clear_intercepts()
 
 

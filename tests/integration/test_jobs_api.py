@@ -214,6 +214,10 @@ def test_sample_events_drive_the_workflow_functions(
     assert sum(group["products"] for group in planned) == 2  # products 1 and 3 are live
     assert {group["source"] for group in planned} == {PLANNING_INDEX}  # status is in the index
     combine_event = {**load_event("combine_plan.json"), "store_id": store.store_id, "job_id": job_id}
+    # Summaries that do not match the stored group files would lose rows: refused.
+    merged = {"shards": [*groups[0], *groups[1]], "products": 0, "full_parts": 0}
+    with pytest.raises(ValueError, match="holds shards"):
+        invoke("CombinePlanFunction", {**combine_event, "groups": [merged, *combine_event["groups"][2:]]})
     plan = stack.dispatcher.invoke("CombinePlanFunction", combine_event)
     assert (plan["products"], plan["parts"]) == (2, 1)
     assert plan["parts_key"] == f"{store.store_id}/{job_id}/plan/parts.json"

@@ -278,7 +278,10 @@ class ExportService:
                     pool.map(lambda g: self.bucket.get_json(shard_group_plan_key(job, g["shards"])), groups)
                 )
             cuts = []
-            for document in documents:
+            for group, document in zip(groups, documents, strict=True):
+                stored = [int(planned_shard["shard"]) for planned_shard in document["shards"]]
+                if stored != [int(shard) for shard in group["shards"]]:  # a summary that lies loses rows
+                    raise ValueError(f"the plan file of shards {group['shards']} holds shards {stored}")
                 column_index.update(document["columns"])
                 cuts += [
                     ShardCut(
