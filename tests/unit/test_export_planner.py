@@ -17,7 +17,7 @@ from product_export.export.planner import (
     combine_shards,
     cover_key_space,
     cut_parts,
-    cut_parts_by_shard,
+    cut_shard,
     in_snapshot,
     shard_groups,
 )
@@ -74,9 +74,14 @@ def _holders(parts: list[PartPlan], shard: int, product_id: str) -> list[PartPla
     ]
 
 
-def test_shards_read_at_once_give_full_one_shard_parts_then_the_remainders() -> None:
+def _by_shard(ids: dict[int, list[str]], size: int) -> list[PartPlan]:
+    """What the shard-group planners and CombinePlan make of these shards' ids."""
+    return combine_shards([cut_shard(shard, iter(shard_ids), size) for shard, shard_ids in ids.items()], size)
+
+
+def test_shards_give_full_one_shard_parts_then_the_remainders() -> None:
     ids = {0: ["a", "b", "c", "d", "e"], 1: ["a"], 2: [], 3: ["b", "c", "f", "g"]}
-    parts = cut_parts_by_shard(lambda shard: iter(ids[shard]), [0, 1, 2, 3], 3)
+    parts = _by_shard(ids, 3)
     assert [(p.number, p.products, p.ranges) for p in parts] == [
         (1, 3, [KeyRange(0, "a", "c")]),
         (2, 3, [KeyRange(3, "b", "f")]),
@@ -107,20 +112,6 @@ def test_shard_groups_cover_every_shard_once_in_order() -> None:
     assert all(len(group) == SHARDS_PER_PLANNER for group in shard_groups())
 
 
-def test_a_failing_shard_read_fails_the_plan() -> None:
-    def read(shard: int) -> list[str]:
-        if shard == 5:
-            raise RuntimeError("throttled")
-        return ["a"]
-
-    try:
-        cut_parts_by_shard(read, range(16), 2)
-    except RuntimeError as error:
-        assert str(error) == "throttled"
-    else:
-        raise AssertionError("the shard's error was swallowed")
-
-
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 15), st.uuids().map(str)), unique=True, max_size=300),
@@ -132,7 +123,7 @@ def test_by_shard_every_key_in_exactly_one_part_and_all_but_last_full(
     by_shard: dict[int, list[str]] = {shard: [] for shard in range(16)}
     for shard, product_id in sorted(keys):
         by_shard[shard].append(product_id)
-    parts = cut_parts_by_shard(lambda shard: iter(by_shard[shard]), range(16), size)
+    parts = _by_shard(by_shard, size)
     assert [p.number for p in parts] == list(range(1, len(parts) + 1))
     assert all(p.products == size for p in parts[:-1])
     assert len(parts) == -(-len(keys) // size)

@@ -9,13 +9,12 @@ all shards at once (the workflow runs a planner Lambda per group of ``SHARDS_PER
 each reading its shards on threads, so planning time follows one shard, not the store): each
 shard is cut into full one-range parts as its keys arrive (``cut_shard``), and the shards'
 remainders are then cut together in shard order (``combine_shards``), so the parts are as full as
-``cut_parts`` makes them. ``cut_parts_by_shard`` does both in one process, reading shards at once.
+``cut_parts`` makes them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import zip_longest
 from typing import Any
@@ -32,7 +31,7 @@ SHARDS_PER_PLANNER = 2
 
 
 def shard_groups(shard_count: int = SHARD_COUNT, per_planner: int = SHARDS_PER_PLANNER) -> list[list[int]]:
-    """The store's shards in consecutive groups, one planner each: [[0, 1, 2, 3], [4, 5, 6, 7], ...]."""
+    """The store's shards in consecutive groups, one planner each: [[0, 1], [2, 3], ...]."""
     return [
         list(range(first, min(first + per_planner, shard_count)))
         for first in range(0, shard_count, per_planner)
@@ -140,19 +139,6 @@ def combine_shards(cuts: Sequence[ShardCut], part_size: int) -> list[PartPlan]:
     for part in mixed:
         part.number += len(parts)
     return parts + mixed
-
-
-def cut_parts_by_shard(
-    read_shard: Callable[[int], Iterable[str]], shards: Sequence[int], part_size: int, *, readers: int = 16
-) -> list[PartPlan]:
-    """Parts of at most ``part_size`` from the ids ``read_shard(shard)`` yields (in id order), with
-    up to ``readers`` shards read at once: ``cut_shard`` for each, then ``combine_shards``.
-
-    Memory: at most ``len(shards) * part_size`` ids.
-    """
-    with ThreadPoolExecutor(max_workers=max(1, min(readers, len(shards)))) as pool:
-        cuts = list(pool.map(lambda shard: cut_shard(shard, read_shard(shard), part_size), shards))
-    return combine_shards(cuts, part_size)
 
 
 def cover_key_space(parts: list[PartPlan], shards: Sequence[int]) -> list[PartPlan]:
