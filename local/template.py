@@ -16,6 +16,7 @@ DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
 
 FUNCTION_TYPE = "AWS::Serverless::Function"
 API_TYPE = "AWS::Serverless::Api"
+LAYER_TYPE = "AWS::Serverless::LayerVersion"
 IMPLICIT_API = "ServerlessRestApi"
 
 
@@ -178,6 +179,14 @@ class FunctionSpec:
     routes: list[Route] = field(default_factory=list)
     runtime: str = "python3.13"
     properties: dict[str, Any] = field(default_factory=dict)  # the merged raw properties
+    layers: list[str] = field(default_factory=list)  # logical ids of the template's own layers, in order
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    logical_id: str
+    content_uri: Path
+    build_method: str | None  # Metadata.BuildMethod (python3.13: requirements.txt installed by sam build)
 
 
 @dataclass(frozen=True)
@@ -306,7 +315,20 @@ class Template:
             routes=self._routes(props),
             runtime=str(merged.get("Runtime", "python3.13")),
             properties=merged,
+            layers=[_logical_of(layer) for layer in merged.get("Layers") or []],
         )
+
+    def layer(self, logical_id: str) -> LayerSpec:
+        """An AWS::Serverless::LayerVersion of this template (a local ContentUri)."""
+        resource = self.resources.get(logical_id) or {}
+        if resource.get("Type") != LAYER_TYPE:
+            raise TemplateError(f"{logical_id} is not an {LAYER_TYPE} of the template")
+        props = dict(resource.get("Properties") or {})
+        content_uri = props.get("ContentUri")
+        if not isinstance(content_uri, str):
+            raise TemplateError(f"{logical_id}: only a local ContentUri is supported")
+        method = (resource.get("Metadata") or {}).get("BuildMethod")
+        return LayerSpec(logical_id, (self.root / content_uri).resolve(), str(method) if method else None)
 
     def _routes(self, props: dict[str, Any]) -> list[Route]:
         routes = []
