@@ -1,8 +1,15 @@
 """A fast local DynamoDB: dynalite (npm, Node) in a child process, in memory or on LevelDB.
 
 moto's in-process DynamoDB serves a few hundred items a second and slows down as a table grows;
-dynalite serves about 16,000. It implements the item, query, scan and table operations but not
-``TransactWriteItems`` (see ``local.transactions`` for the local emulation).
+dynalite serves about 16,000. It implements the item, query, scan and table operations; our launcher
+(``local/dynalite.js``) adds what dynalite lacks and the app uses: ``TransactWriteItems`` and the item
+of a failed condition (``ReturnValuesOnConditionCheckFailure="ALL_OLD"``), served to any client,
+whatever its process, plus a bulk-load route for seeding. Its header says how, and what differs
+from AWS.
+
+dynalite dies with the process that started it, even one killed by SIGKILL: its stdin is a pipe
+whose only write end this process holds (forked children close their copies), and it exits when
+that pipe reaches end of file.
 
     with DynamoDBServer() as server:          # in memory, on a free port
         boto3.client("dynamodb", endpoint_url=server.endpoint)
@@ -21,6 +28,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import weakref
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,6 +45,22 @@ START_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
 # Tables are ACTIVE (and gone) at once instead of after dynalite's default 500 ms.
 FAST_OPTIONS = ("--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
+# dynalite exits when its stdin reaches end of file: when every copy of the pipe's write end is closed.
+LIFELINE_OPTIONS = ("--lifeline", "stdin")
+
+# The write ends of the running servers' lifelines. subprocess's children never get them (close_fds),
+# but a forked child would, and would keep dynalite alive after this process dies: it closes them.
+_LIFELINES: weakref.WeakSet[IO[bytes]] = weakref.WeakSet()
+
+
+def _close_inherited_lifelines() -> None:
+    for lifeline in list(_LIFELINES):
+        with contextlib.suppress(OSError):
+            lifeline.close()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_inherited_lifelines)
 
 
 def node_flags() -> list[str]:
@@ -134,6 +158,7 @@ class DynamoDBServer:
             "--port",
             str(self.port),
             *FAST_OPTIONS,
+            *LIFELINE_OPTIONS,
         ]
         if self.data_dir is not None:
             command += ["--path", str(self.data_dir)]
@@ -141,11 +166,14 @@ class DynamoDBServer:
         self._output = tempfile.TemporaryFile()  # noqa: SIM115
         self._process = subprocess.Popen(
             command,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,  # the lifeline: nothing is written, it only has to stay open
             stdout=self._output,
             stderr=subprocess.STDOUT,
+            bufsize=0,  # a plain file descriptor: closing it (even in a forked child) takes no lock
             start_new_session=True,  # its own process group: stop() signals dynalite and nothing else
         )
+        assert self._process.stdin is not None
+        _LIFELINES.add(self._process.stdin)
 
     def _wait_until_ready(self) -> None:
         probe = boto3.session.Session().client(
@@ -207,6 +235,9 @@ class DynamoDBServer:
             except subprocess.TimeoutExpired:
                 self._signal_group(process, signal.SIGKILL)
                 process.wait()
+        if process.stdin is not None:
+            _LIFELINES.discard(process.stdin)
+            process.stdin.close()
 
     @staticmethod
     def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:

@@ -1,10 +1,19 @@
-"""The fast local DynamoDB (dynalite), the TransactWriteItems emulation, and the real app on both."""
+"""The fast local DynamoDB: dynalite, what local/dynalite.js adds to it (TransactWriteItems, the item of a
+failed condition, bulk loading, dying with its parent), and the real app on it."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import select
+import signal
+import subprocess
+import sys
 import threading
+import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,13 +26,17 @@ from botocore.exceptions import ClientError
 
 from local import dynamodb_server
 from local.dynamodb_server import DependencyMissing, DynamoDBServer
-from local.stack import EmbeddedStack, apply_environ, embedded_stack, restore_environ
+from local.stack import IN_PROCESS, EmbeddedStack, apply_environ, embedded_stack, restore_environ
 from local.stores import create_store
-from local.transactions import install_transactions
 from product_export.adapters import aws
 from tests.support import ApiClient, parse_csv, product
 
-CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local", "region_name": "us-east-1"}
+ROOT = Path(__file__).resolve().parents[2]
+CREDENTIALS: dict[str, Any] = {
+    "aws_access_key_id": "local",
+    "aws_secret_access_key": "local",
+    "region_name": "us-east-1",
+}
 CANCELLED = "Transaction cancelled, please refer cancellation reasons for specific reasons"
 FAILED = {"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"}
 
@@ -34,16 +47,13 @@ def server() -> Iterator[DynamoDBServer]:
         yield running
 
 
-# --- the emulation, on a table of its own per test ---------------------------------------------------
+# --- transactions and failed conditions, on a table of its own per test ------------------------------
 
 
 @pytest.fixture
-def db(server: DynamoDBServer) -> Iterator[Any]:
-    """A client of a session with the emulation installed."""
-    session = boto3.Session(**CREDENTIALS)
-    uninstall = install_transactions(session)
-    yield session.client("dynamodb", endpoint_url=server.endpoint)
-    uninstall()
+def db(server: DynamoDBServer) -> Any:
+    """A plain client: the server itself answers TransactWriteItems, no client-side hook."""
+    return boto3.Session(**CREDENTIALS).client("dynamodb", endpoint_url=server.endpoint)
 
 
 @pytest.fixture
@@ -77,14 +87,55 @@ def contents(db: Any, table: str) -> dict[str, dict[str, Any]]:
 def cancelled(db: Any, actions: list[dict[str, Any]]) -> ClientError:
     with pytest.raises(db.exceptions.TransactionCanceledException) as caught:
         db.transact_write_items(TransactItems=actions)
-    return caught.value
+    error: ClientError = caught.value
+    return error
 
 
-def test_dynalite_has_no_transact_write_items(server: DynamoDBServer, table: str) -> None:
-    plain = boto3.Session(**CREDENTIALS).client("dynamodb", endpoint_url=server.endpoint)
-    with pytest.raises(ClientError) as caught:
-        plain.transact_write_items(TransactItems=[{"Put": {"TableName": table, "Item": item("a")}}])
-    assert caught.value.response["Error"]["Code"] == "UnknownOperationException"
+def raw_call(server: DynamoDBServer, operation: str, body: Any) -> requests.Response:
+    """A DynamoDB call as plain HTTP, as any process (a Lambda worker) makes it: nothing of boto3."""
+    return requests.post(
+        server.endpoint,
+        data=json.dumps(body),
+        headers={
+            "X-Amz-Target": f"DynamoDB_20120810.{operation}",
+            "Content-Type": "application/x-amz-json-1.0",
+        },
+        timeout=10,
+    )
+
+
+def test_the_server_answers_transact_write_items_over_plain_http(
+    server: DynamoDBServer, db: Any, table: str
+) -> None:
+    done = raw_call(
+        server, "TransactWriteItems", {"TransactItems": [{"Put": {"TableName": table, "Item": item("a")}}]}
+    )
+    assert done.status_code == 200, done.text
+    assert done.json() == {}
+    assert contents(db, table) == {"a": item("a")}
+
+    put_again = {
+        "Put": {"TableName": table, "Item": item("a", n=2), "ConditionExpression": "attribute_not_exists(pk)"}
+    }
+    refused = raw_call(server, "TransactWriteItems", {"TransactItems": [put_again]})
+    assert refused.status_code == 400
+    assert refused.headers["Content-Type"] == "application/x-amz-json-1.0"
+    assert refused.headers["x-amz-crc32"] == str(zlib.crc32(refused.content))  # botocore checks it
+    assert refused.json() == {
+        "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+        "Message": f"{CANCELLED} [ConditionalCheckFailed]",
+        "CancellationReasons": [FAILED],
+    }
+    assert contents(db, table) == {"a": item("a")}
+
+    not_json = requests.post(
+        server.endpoint,
+        data="{",
+        headers={"X-Amz-Target": "DynamoDB_20120810.TransactWriteItems"},
+        timeout=10,
+    )
+    assert not_json.status_code == 400
+    assert not_json.json()["__type"] == "com.amazon.coral.service#SerializationException"
 
 
 def test_transaction_commits_every_action(db: Any, table: str) -> None:
@@ -251,26 +302,37 @@ def test_validation_like_aws(db: Any, table: str) -> None:
 
 
 def test_other_errors_roll_back_and_pass_through(db: Any, table: str) -> None:
-    with pytest.raises(ClientError) as caught:
-        db.transact_write_items(
-            TransactItems=[
-                {"Put": {"TableName": table, "Item": item("a")}},
-                {
-                    "Update": {
-                        "TableName": table,
-                        "Key": key("b"),
-                        "UpdateExpression": "SET n = n + :x",
-                        "ExpressionAttributeValues": {":x": {"S": "not a number"}},
-                    }
-                },
-            ]
-        )
-    assert caught.value.response["Error"]["Code"] == "ValidationException"
-    assert contents(db, table) == {}
+    db.put_item(TableName=table, Item=item("kept", n=1))
+    for value, message in (
+        (
+            {"S": "not a number"},
+            "Invalid UpdateExpression: Incorrect operand type for operator or function; operator or "
+            "function: +, operand type: S",
+        ),
+        # Found only while applying: item "b" has no n. The Put before it is undone.
+        ({"N": "1"}, "The provided expression refers to an attribute that does not exist in the item"),
+    ):
+        with pytest.raises(ClientError) as caught:
+            db.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": table, "Item": item("a")}},
+                    {"Put": {"TableName": table, "Item": item("kept", n=2)}},
+                    {
+                        "Update": {
+                            "TableName": table,
+                            "Key": key("b"),
+                            "UpdateExpression": "SET n = n + :x",
+                            "ExpressionAttributeValues": {":x": value},
+                        }
+                    },
+                ]
+            )
+        assert caught.value.response["Error"] == {"Code": "ValidationException", "Message": message}
+        assert contents(db, table) == {"kept": item("kept", n=1)}
 
 
 def test_a_failed_single_write_returns_the_old_item(db: Any, table: str) -> None:
-    """dynalite ignores ReturnValuesOnConditionCheckFailure; the emulation adds the item (the jobs table
+    """dynalite ignores ReturnValuesOnConditionCheckFailure; the launcher adds the item (the jobs table
     tells "no such job" from "not in an allowed state" by it)."""
     db.put_item(TableName=table, Item=item("a", n=1))
     with pytest.raises(db.exceptions.ConditionalCheckFailedException) as caught:
@@ -283,9 +345,187 @@ def test_a_failed_single_write_returns_the_old_item(db: Any, table: str) -> None
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     assert caught.value.response["Item"] == item("a", n=1)
+    assert caught.value.response["Error"] == {
+        "Code": "ConditionalCheckFailedException",
+        "Message": "The conditional request failed",
+    }
     with pytest.raises(db.exceptions.ConditionalCheckFailedException) as caught:
         db.put_item(TableName=table, Item=item("a"), ConditionExpression="attribute_not_exists(pk)")
     assert "Item" not in caught.value.response
+
+
+def test_every_single_write_returns_the_item_only_when_asked(db: Any, table: str) -> None:
+    db.put_item(TableName=table, Item=item("a", n=1))
+    exists_not = {"ConditionExpression": "attribute_not_exists(pk)"}
+    writes: list[Callable[..., Any]] = [
+        lambda **flag: db.put_item(TableName=table, Item=item("a", n=2), **exists_not, **flag),
+        lambda **flag: db.delete_item(TableName=table, Key=key("a"), **exists_not, **flag),
+        lambda **flag: db.update_item(
+            TableName=table, Key=key("a"), UpdateExpression="REMOVE n", **exists_not, **flag
+        ),
+    ]
+    for write in writes:
+        for flag, returned in (({"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}, True), ({}, False)):
+            with pytest.raises(db.exceptions.ConditionalCheckFailedException) as caught:
+                write(**flag)
+            assert caught.value.response.get("Item") == (item("a", n=1) if returned else None)
+        with pytest.raises(db.exceptions.ConditionalCheckFailedException) as caught:
+            write(ReturnValuesOnConditionCheckFailure="NONE")
+        assert "Item" not in caught.value.response
+    with pytest.raises(ClientError) as caught:
+        db.delete_item(TableName=table, Key=key("a"), ReturnValuesOnConditionCheckFailure="ALL_NEW")
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert "returnValuesOnConditionCheckFailure" in caught.value.response["Error"]["Message"]
+    assert contents(db, table) == {"a": item("a", n=1)}
+    missing = {"TableName": table, "Key": key("b"), "ConditionExpression": "attribute_exists(pk)"}
+    with pytest.raises(db.exceptions.ConditionalCheckFailedException) as caught:
+        db.delete_item(**missing, ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    assert "Item" not in caught.value.response  # no item, none returned
+
+
+def test_a_cancelled_transaction_reports_every_failure_and_leaves_table_and_index_as_before(
+    db: Any,
+) -> None:
+    name = f"t-{uuid.uuid4().hex}"
+    db.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "at", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-at",
+                "KeySchema": [
+                    {"AttributeName": "sk", "KeyType": "HASH"},
+                    {"AttributeName": "at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+
+    def indexed() -> list[dict[str, Any]]:
+        found = db.query(
+            TableName=name,
+            IndexName="by-at",
+            KeyConditionExpression="sk = :x",
+            ExpressionAttributeValues={":x": {"S": "x"}},
+        )
+        return list(found["Items"])
+
+    def at(pk: str, value: str, **values: int) -> dict[str, Any]:
+        return {**item(pk, **values), "at": {"S": value}}
+
+    for pk in ("moved", "deleted", "guard", "checked"):
+        db.put_item(TableName=name, Item=at(pk, f"at-{pk}", n=1))
+    before, before_index = contents(db, name), indexed()
+    set_at = {"UpdateExpression": "SET #at = :at", "ExpressionAttributeNames": {"#at": "at"}}
+    all_old = {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+
+    error = cancelled(
+        db,
+        [
+            {"Put": {"TableName": name, "Item": at("new", "at-new")}},
+            {
+                "Update": {
+                    "TableName": name,
+                    "Key": key("moved"),
+                    **set_at,
+                    "ExpressionAttributeValues": {":at": {"S": "at-zzz"}},
+                }
+            },
+            {
+                "Update": {
+                    "TableName": name,
+                    "Key": key("guard"),
+                    **set_at,
+                    "ConditionExpression": "n = :two",
+                    "ExpressionAttributeValues": {":at": {"S": "at-guard-2"}, ":two": {"N": "2"}},
+                    **all_old,
+                }
+            },
+            {"Delete": {"TableName": name, "Key": key("deleted")}},
+            {
+                "ConditionCheck": {
+                    "TableName": name,
+                    "Key": key("checked"),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                    **all_old,
+                }
+            },
+            {
+                "Delete": {
+                    "TableName": name,
+                    "Key": key("nothing"),
+                    "ConditionExpression": "attribute_exists(pk)",
+                    **all_old,
+                }
+            },
+        ],
+    )
+
+    codes = [
+        "None",
+        "None",
+        "ConditionalCheckFailed",
+        "None",
+        "ConditionalCheckFailed",
+        "ConditionalCheckFailed",
+    ]
+    assert error.response["Error"]["Message"] == f"{CANCELLED} [{', '.join(codes)}]"
+    assert error.response["CancellationReasons"] == [
+        {"Code": "None"},
+        {"Code": "None"},
+        {**FAILED, "Item": at("guard", "at-guard", n=1)},
+        {"Code": "None"},
+        {**FAILED, "Item": at("checked", "at-checked", n=1)},
+        FAILED,  # asked for, but there is no item
+    ]
+    assert contents(db, name) == before
+    assert indexed() == before_index
+    db.delete_table(TableName=name)
+
+
+def test_a_malformed_transaction_applies_nothing(db: Any, table: str) -> None:
+    put, one = {"Put": {"TableName": table, "Item": item("a")}}, {"N": "1"}
+    for actions, code, message in (
+        (
+            [put, {"Put": {"TableName": table, "Item": item("b"), "ExpressionAttributeValues": {":x": one}}}],
+            "ValidationException",
+            "ExpressionAttributeValues can only be specified when using expressions",
+        ),
+        (
+            [put, {"Delete": {"TableName": table, "Key": {"pk": {"S": "b"}}}}],
+            "ValidationException",
+            "The provided key element does not match the schema",
+        ),
+        (
+            [put, {"Put": {"TableName": "t-no-such-table", "Item": item("b")}}],
+            "ResourceNotFoundException",
+            "Requested resource not found",
+        ),
+    ):
+        with pytest.raises(ClientError) as caught:
+            db.transact_write_items(TransactItems=actions)
+        assert caught.value.response["Error"]["Code"] == code
+        assert message in caught.value.response["Error"]["Message"]
+    assert contents(db, table) == {}
+
+
+def test_an_action_must_be_exactly_one_kind(server: DynamoDBServer, table: str) -> None:
+    """botocore checks this shape itself; other clients do not."""
+    put = {"TableName": table, "Item": item("a")}
+    for action in ({}, {"Put": put, "Delete": {"TableName": table, "Key": key("b")}}, {"Get": put}):
+        answer = raw_call(server, "TransactWriteItems", {"TransactItems": [action]})
+        assert answer.status_code == 400
+        assert answer.json() == {
+            "__type": "com.amazon.coral.validate#ValidationException",
+            "message": "TransactItems can only contain one of Check, Put, Update or Delete",
+        }
 
 
 def test_concurrent_transactions_claiming_one_sku_have_one_winner(db: Any, table: str) -> None:
@@ -333,17 +573,49 @@ def test_concurrent_transactions_claiming_one_sku_have_one_winner(db: Any, table
     assert stored["unique#sku#SKU-1"]["product_id"] == {"S": winners[0]}
 
 
-def test_uninstall_stops_the_emulation(server: DynamoDBServer, table: str) -> None:
-    session = boto3.Session(**CREDENTIALS)
-    uninstall = install_transactions(session)
-    early = session.client("dynamodb", endpoint_url=server.endpoint)
-    uninstall()
-    uninstall()  # idempotent
-    late = session.client("dynamodb", endpoint_url=server.endpoint)
-    for client in (early, late):
-        with pytest.raises(ClientError) as caught:
-            client.transact_write_items(TransactItems=[{"Put": {"TableName": table, "Item": item("a")}}])
-        assert caught.value.response["Error"]["Code"] == "UnknownOperationException"
+def test_transactions_never_see_each_other_half_applied(db: Any, table: str) -> None:
+    """One transaction puts an item, then is cancelled; another, at the same time, puts the same item
+    if it does not exist. Serialised, the second always wins and its item stays; interleaved, it may
+    see the first one's item, or have it undone under it."""
+    db.put_item(TableName=table, Item=item("guard", n=1))
+    start = threading.Barrier(2)
+
+    def cancelled_one(pk: str) -> None:
+        start.wait()
+        with pytest.raises(db.exceptions.TransactionCanceledException):
+            db.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": table, "Item": item(pk, n=1)}},
+                    {
+                        "ConditionCheck": {
+                            "TableName": table,
+                            "Key": key("guard"),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+
+    def creating_one(pk: str) -> None:
+        start.wait()
+        db.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": item(pk, n=2),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            ]
+        )
+
+    pks = [f"x{n}" for n in range(40)]
+    with ThreadPoolExecutor(2) as pool:
+        for pk in pks:
+            for done in [pool.submit(cancelled_one, pk), pool.submit(creating_one, pk)]:
+                done.result()
+    assert contents(db, table) == {"guard": item("guard", n=1)} | {pk: item(pk, n=2) for pk in pks}
 
 
 # --- the real app on dynalite ---------------------------------------------------------------------
@@ -351,7 +623,9 @@ def test_uninstall_stops_the_emulation(server: DynamoDBServer, table: str) -> No
 
 def test_closing_the_stack_removes_its_tables_and_endpoint(server: DynamoDBServer) -> None:
     before = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
-    with embedded_stack(stack_name="short-lived", dynamodb_endpoint=server.endpoint) as stack:
+    with embedded_stack(
+        stack_name="short-lived", dynamodb_endpoint=server.endpoint, lambdas=IN_PROCESS
+    ) as stack:
         tables = {stack.environment()[v] for v in ("PRODUCTS_TABLE", "JOBS_TABLE")}
     on_server = boto3.Session(**CREDENTIALS).client("dynamodb", endpoint_url=server.endpoint)
     assert not tables & set(on_server.list_tables()["TableNames"])
@@ -363,7 +637,9 @@ def app(server: DynamoDBServer) -> Iterator[EmbeddedStack]:
     saved = apply_environ({"AWS_DEFAULT_REGION": "us-east-1"})
     stale = aws.client("dynamodb")  # a handler client cached before the stack: must not be reused
     restore_environ(saved)
-    with embedded_stack(parameters={"PartSize": "4"}, dynamodb_endpoint=server.endpoint) as stack:
+    with embedded_stack(
+        parameters={"PartSize": "4"}, dynamodb_endpoint=server.endpoint, lambdas=IN_PROCESS
+    ) as stack:
         assert aws.client("dynamodb") is not stale
         yield stack
 
@@ -467,7 +743,7 @@ def test_bulk_put_stores_items_as_put_item_would_with_their_index_entries(
             }
         ],
     )
-    items = [
+    items: list[dict[str, Any]] = [
         {
             "pk": {"S": "p"},
             "sk": {"S": f"{n:03d}"},
@@ -540,6 +816,63 @@ def test_stop_leaves_no_process(tmp_path: Path) -> None:
     with DynamoDBServer(data_dir=tmp_path / "db") as again:  # LevelDB keeps the data
         client = boto3.Session(**CREDENTIALS).client("dynamodb", endpoint_url=again.endpoint)
         assert client.list_tables()["TableNames"] == ["kept"]
+
+
+# A process that starts dynalite, forks a child that outlives it (the child's copy of the lifeline must
+# not keep dynalite alive), prints both pids and waits to be killed.
+_KILLED_PARENT = """
+import os, sys, time
+from local.dynamodb_server import DynamoDBServer
+
+server = DynamoDBServer().start()
+child = os.fork()
+if child == 0:
+    time.sleep(120)
+    os._exit(0)
+print(server.pid, child, flush=True)
+time.sleep(120)
+"""
+
+
+def alive(pid: int) -> bool:
+    """Not a zombie either: once its parent is gone, dynalite is reaped by whoever adopted it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_dynalite_dies_with_a_parent_killed_by_sigkill() -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_PARENT], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    dynalite_pid = forked = None
+    try:
+        assert parent.stdout is not None
+        ready, _, _ = select.select([parent.stdout], [], [], 30)
+        assert ready, "the parent did not start dynalite within 30 s"
+        dynalite_pid, forked = (int(pid) for pid in parent.stdout.readline().split())
+        assert alive(dynalite_pid)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 5
+        while alive(dynalite_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive(dynalite_pid), "dynalite outlived its parent"
+        assert alive(forked)  # the forked child lives on: dynalite did not wait for it
+    finally:
+        for pid in (parent.pid, dynalite_pid, forked):
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        parent.wait()
 
 
 def test_a_server_that_dies_reports_its_stderr(server: DynamoDBServer) -> None:
