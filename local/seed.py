@@ -108,7 +108,7 @@ class BulkLoader:
 def _load(store_id: str, numbers: range, bundle: bool) -> int:
     """One worker process's share: build, encode and send, one bulk request at a time (the other
     worker's request keeps the server busy meanwhile; a second thread here only adds GIL switching)."""
-    table = ProductsTable()
+    table = ProductsTable(os.environ["PRODUCTS_TABLE"])  # the stack's, inherited from the parent
     BulkLoader(table.table).put_all(table.encoded_for_load(store_id, _items(store_id, numbers, bundle)))
     return len(numbers)
 

@@ -32,7 +32,8 @@ def request_token(stack: EmbeddedStack, form: dict[str, str]) -> ApiResponse:
 
 def create_store(stack: EmbeddedStack, name: str) -> DemoStore:
     """A new store and key (through the same code as tools/create_store.py) and both kinds of token."""
-    key, secret = AuthService(KeysTable(), signing_key=lambda: "").create_store(name)
+    keys = KeysTable(stack.refs["ApplicationKeysTable"])
+    key, secret = AuthService(keys, signing_key=lambda: "").create_store(name)
     admin = request_token(
         stack, {"grant_type": "client_credentials", "client_id": key.client_id, "client_secret": secret}
     )

@@ -166,11 +166,16 @@ def bucket_state(stack: EmbeddedStack, store_id: str, job_id: str) -> tuple[list
     return sorted(keys), uploads
 
 
-def slots_given_back(store_id: str, timeout: float = 10) -> bool:
+def jobs_table(stack: EmbeddedStack) -> JobsTable:
+    """The stack's jobs table, named as the functions' settings name it."""
+    return JobsTable(stack.refs["JobsTable"])
+
+
+def slots_given_back(stack: EmbeddedStack, store_id: str, timeout: float = 10) -> bool:
     """Whether the store's export slots are all free within ``timeout`` seconds (the last step gives
     a slot back right after recording the outcome the client sees)."""
     deadline = time.monotonic() + timeout
-    while JobsTable().slot_holders(store_id):
+    while jobs_table(stack).slot_holders(store_id):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)

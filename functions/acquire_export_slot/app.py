@@ -10,10 +10,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from product_export.adapters.aws import transient_errors
 from product_export.adapters.jobs_table import JobsTable
 from product_export.jobs.slots import ExportSlots
+from product_export.settings import JobsTableSettings, load_settings
 
+
+class Settings(JobsTableSettings):
+    """AcquireExportSlotFunction's Environment (template.yaml)."""
+
+
+settings = load_settings(Settings)
 logger = Logger()
 tracer = Tracer()
-slots = ExportSlots(JobsTable())
+slots = ExportSlots(JobsTable(settings.jobs_table))
 
 
 @logger.inject_lambda_context(correlation_id_path="job_id")

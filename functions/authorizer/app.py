@@ -21,12 +21,20 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from product_export.adapters.keys_table import KeysTable
-from product_export.adapters.signing_key import fresh_signing_key, signing_key
+from product_export.adapters.signing_key import SigningKeys
 from product_export.auth.service import AuthService
+from product_export.settings import KeysTableSettings, TokenSigningSettings, load_settings
 
+
+class Settings(KeysTableSettings, TokenSigningSettings):
+    """AuthorizerFunction's Environment (template.yaml)."""
+
+
+settings = load_settings(Settings)
 logger = Logger()
 tracer = Tracer()
-auth = AuthService(KeysTable(), signing_key, fresh_signing_key)
+keys = SigningKeys(settings.token_signing_secret_arn)
+auth = AuthService(KeysTable(settings.application_keys_table), keys.current, keys.fresh)
 # What a shopper (implicit) token may call: reading products (the handler shows live ones only).
 SHOPPER_ROUTES = (("GET", "/pcm/products"), ("GET", "/pcm/products/*"))
 

@@ -13,11 +13,26 @@ from product_export.adapters.events import CompletionEvents
 from product_export.adapters.jobs_table import JobsTable
 from product_export.adapters.parts_bucket import PartsBucket
 from product_export.export.service import ExportService
+from product_export.settings import (
+    CompletionEventsSettings,
+    JobsTableSettings,
+    PartsBucketSettings,
+    load_settings,
+)
 
+
+class Settings(JobsTableSettings, PartsBucketSettings, CompletionEventsSettings):
+    """FinalizeExportFunction's Environment (template.yaml)."""
+
+
+settings = load_settings(Settings)
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-exports = ExportService(jobs=JobsTable(on_final=CompletionEvents().publish), bucket=PartsBucket())
+events = CompletionEvents(settings.event_bus_name, retention_days=settings.part_retention_days)
+exports = ExportService(
+    jobs=JobsTable(settings.jobs_table, on_final=events.publish), bucket=PartsBucket(settings.parts_bucket)
+)
 
 
 @logger.inject_lambda_context(correlation_id_path="job_id")

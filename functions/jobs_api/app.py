@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
 
 from product_export.adapters.events import CompletionEvents
 from product_export.adapters.jobs_table import JobsTable
@@ -41,15 +42,32 @@ from product_export.export.requests import ExportBody
 from product_export.export.service import ExportRequest, ExportService
 from product_export.jobs.models import Job
 from product_export.jobs.service import JobsService
-from product_export.settings import get_settings
+from product_export.settings import (
+    CompletionEventsSettings,
+    DownloadLinkSettings,
+    JobsTableSettings,
+    Name,
+    WorkflowSettings,
+    load_settings,
+)
 
+
+class Settings(JobsTableSettings, WorkflowSettings, CompletionEventsSettings, DownloadLinkSettings):
+    """JobsApiFunction's Environment (template.yaml)."""
+
+    idempotency_table: Name = Field(alias="IDEMPOTENCY_TABLE")
+    # Exports one store may start in any hour (0: no cap).
+    exports_per_store_per_hour: int = Field(alias="EXPORTS_PER_STORE_PER_HOUR", ge=0)
+
+
+settings = load_settings(Settings)
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 app = create_resolver()
-settings = get_settings()
-jobs_table = JobsTable(on_final=CompletionEvents().publish)  # cancelled or failed: an event
-bucket, workflow = PartsBucket(), ExportWorkflow()
+events = CompletionEvents(settings.event_bus_name, retention_days=settings.part_retention_days)
+jobs_table = JobsTable(settings.jobs_table, on_final=events.publish)  # cancelled or failed: an event
+bucket, workflow = PartsBucket(settings.parts_bucket), ExportWorkflow(settings.export_state_machine_arn)
 exports = ExportService(
     jobs=jobs_table, workflow=workflow, quota=ExportQuota(jobs_table, settings.exports_per_store_per_hour)
 )

@@ -6,16 +6,25 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
 
 from product_export.adapters.aws import transient_errors
 from product_export.adapters.jobs_table import JobsTable
 from product_export.export.service import ExportService
-from product_export.settings import get_settings
+from product_export.settings import JobsTableSettings, load_settings
 
+
+class Settings(JobsTableSettings):
+    """PlanExportFunction's Environment (template.yaml)."""
+
+    # An export's cut-over lags its planning by this long (template Parameter DeltaSettleSeconds).
+    delta_settle_seconds: int = Field(alias="DELTA_SETTLE_SECONDS", ge=0)
+
+
+settings = load_settings(Settings)
 logger = Logger()
 tracer = Tracer()
-settings = get_settings()
-exports = ExportService(jobs=JobsTable(), settle_seconds=settings.delta_settle_seconds)
+exports = ExportService(jobs=JobsTable(settings.jobs_table), settle_seconds=settings.delta_settle_seconds)
 
 
 @logger.inject_lambda_context(correlation_id_path="job_id")

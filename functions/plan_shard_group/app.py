@@ -12,13 +12,27 @@ from product_export.adapters.jobs_table import JobsTable
 from product_export.adapters.parts_bucket import PartsBucket
 from product_export.adapters.products_table import ProductsTable
 from product_export.export.service import ExportService
-from product_export.settings import get_settings
+from product_export.settings import (
+    JobsTableSettings,
+    PartsBucketSettings,
+    PartSizeSettings,
+    ProductsTableSettings,
+    load_settings,
+)
 
+
+class Settings(JobsTableSettings, ProductsTableSettings, PartsBucketSettings, PartSizeSettings):
+    """PlanShardGroupFunction's Environment (template.yaml)."""
+
+
+settings = load_settings(Settings)
 logger = Logger()
 tracer = Tracer()
-settings = get_settings()
 exports = ExportService(
-    jobs=JobsTable(), products=ProductsTable(), bucket=PartsBucket(), part_size=settings.part_size
+    jobs=JobsTable(settings.jobs_table),
+    products=ProductsTable(settings.products_table),
+    bucket=PartsBucket(settings.parts_bucket),
+    part_size=settings.part_size,
 )
 
 

@@ -25,11 +25,18 @@ from product_export.catalogue.products import to_resource
 from product_export.catalogue.service import Catalogue
 from product_export.errors import NotFound
 from product_export.filters import And, Comparison, parse_filter, resolve_field
+from product_export.settings import ProductsTableSettings, load_settings
 
+
+class Settings(ProductsTableSettings):
+    """ProductsApiFunction's Environment (template.yaml)."""
+
+
+settings = load_settings(Settings)
 logger = Logger()
 tracer = Tracer()
 app = create_resolver()
-catalogue = Catalogue(ProductsTable())
+catalogue = Catalogue(ProductsTable(settings.products_table))
 # Shopper (implicit) tokens see live products only.
 LIVE_ONLY = Comparison("eq", resolve_field("status"), ("live",))
 

@@ -14,11 +14,29 @@ from product_export.adapters.jobs_table import JobsTable
 from product_export.adapters.parts_bucket import PartsBucket
 from product_export.adapters.workflow import ExportWorkflow
 from product_export.jobs.reconcile import Reconciler
+from product_export.settings import (
+    CompletionEventsSettings,
+    JobsTableSettings,
+    PartsBucketSettings,
+    WorkflowSettings,
+    load_settings,
+)
 
+
+class Settings(JobsTableSettings, WorkflowSettings, PartsBucketSettings, CompletionEventsSettings):
+    """ReconcileExportsFunction's Environment (template.yaml)."""
+
+
+settings = load_settings(Settings)
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-reconciler = Reconciler(JobsTable(on_final=CompletionEvents().publish), ExportWorkflow(), PartsBucket())
+events = CompletionEvents(settings.event_bus_name, retention_days=settings.part_retention_days)
+reconciler = Reconciler(
+    JobsTable(settings.jobs_table, on_final=events.publish),
+    ExportWorkflow(settings.export_state_machine_arn),
+    PartsBucket(settings.parts_bucket),
+)
 
 
 @logger.inject_lambda_context

@@ -12,15 +12,24 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from product_export.adapters.keys_table import KeysTable
-from product_export.adapters.signing_key import signing_key
+from product_export.adapters.signing_key import SigningKeys
 from product_export.api.http import JSON, body_text, create_resolver
 from product_export.auth.service import AuthService
 from product_export.errors import BadRequest
+from product_export.settings import KeysTableSettings, TokenSigningSettings, load_settings
 
+
+class Settings(KeysTableSettings, TokenSigningSettings):
+    """TokenFunction's Environment (template.yaml)."""
+
+
+settings = load_settings(Settings)
 logger = Logger()
 tracer = Tracer()
 app = create_resolver()
-auth = AuthService(KeysTable(), signing_key)
+auth = AuthService(
+    KeysTable(settings.application_keys_table), SigningKeys(settings.token_signing_secret_arn).current
+)
 
 
 @app.post("/oauth/access_token")

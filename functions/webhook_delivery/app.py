@@ -11,12 +11,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from product_export.adapters.webhooks import HttpPoster, WebhooksTable
 from product_export.notifications.webhooks import WebhookDelivery, WebhookUndelivered
-from product_export.settings import get_settings
+from product_export.settings import JobsTableSettings, WebhookPolicySettings, load_settings
 
+
+class Settings(JobsTableSettings, WebhookPolicySettings):
+    """WebhookDeliveryFunction's Environment (template.yaml): the webhooks are in the jobs table."""
+
+
+settings = load_settings(Settings)
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-delivery = WebhookDelivery(WebhooksTable(), HttpPoster(), allow_http=get_settings().allow_http_webhooks)
+delivery = WebhookDelivery(
+    WebhooksTable(settings.jobs_table), HttpPoster(), allow_http=settings.allow_http_webhooks
+)
 
 
 @logger.inject_lambda_context

@@ -13,13 +13,19 @@ from product_export.adapters.webhooks import WebhooksTable
 from product_export.api.documents import WebhookAnswer, answer, webhook_resource
 from product_export.api.http import admin_of, create_resolver, json_body
 from product_export.notifications.webhooks import WebhookBody, WebhookSettings
-from product_export.settings import get_settings
+from product_export.settings import JobsTableSettings, WebhookPolicySettings, load_settings
 from product_export.values import now_timestamp
 
+
+class Settings(JobsTableSettings, WebhookPolicySettings):
+    """WebhookSettingsFunction's Environment (template.yaml): the webhooks are in the jobs table."""
+
+
+settings = load_settings(Settings)
 logger = Logger()
 tracer = Tracer()
 app = create_resolver()
-webhooks = WebhookSettings(WebhooksTable(), allow_http=get_settings().allow_http_webhooks)
+webhooks = WebhookSettings(WebhooksTable(settings.jobs_table), allow_http=settings.allow_http_webhooks)
 PATH = "/pcm/settings/webhook"
 
 

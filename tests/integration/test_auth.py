@@ -10,7 +10,7 @@ from local.stack import EmbeddedStack
 from local.stores import DemoStore as Store
 from local.stores import request_token
 from product_export.adapters.keys_table import KeysTable
-from product_export.adapters.signing_key import signing_key
+from product_export.adapters.signing_key import SigningKeys
 from product_export.auth.tokens import issue_token
 from tests.support import ApiClient, load_event
 
@@ -71,7 +71,7 @@ def test_wrong_secret_unknown_client_and_bad_grants(stack: EmbeddedStack, store:
 
 
 def test_missing_malformed_forged_and_expired_tokens_get_401(stack: EmbeddedStack, store: Store) -> None:
-    key = signing_key()
+    key = SigningKeys(stack.refs["TokenSigningSecret"]).current()
     expired, _ = issue_token(
         key,
         store_id=store.store_id,
@@ -114,7 +114,7 @@ def test_shopper_token_is_forbidden_on_product_writes(stack: EmbeddedStack, shop
 
 def test_deleted_application_key_stops_its_tokens(stack: EmbeddedStack, store: Store) -> None:
     assert stack.api is not None
-    KeysTable().delete(store.client_id)
+    KeysTable(stack.refs["ApplicationKeysTable"]).delete(store.client_id)
     stack.api.flush_authorizer_cache()
     assert ApiClient(stack, store.admin_token).get("/pcm/products").status == 401
 

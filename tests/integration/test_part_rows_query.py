@@ -28,7 +28,7 @@ def _document(attributes: dict[str, Any]) -> ProductDocument:
 
 @pytest.fixture
 def catalogue(stack: EmbeddedStack) -> list[dict[str, Any]]:
-    products = Catalogue(ProductsTable())
+    products = Catalogue(ProductsTable(stack.refs["ProductsTable"]))
     created = [products.create(STORE, _document(product(number))) for number in range(1, 13)]
     odd = product(13, admin_attributes={'say "hi" \\ there': "=1+2", "cost": "3.50"}, tags=[])
     created.append(products.create(STORE, _document(odd)))
@@ -48,7 +48,7 @@ FILTERS = [
 ]
 
 
-def test_fast_rows_are_the_generic_rows(catalogue: list[dict[str, Any]]) -> None:
+def test_fast_rows_are_the_generic_rows(stack: EmbeddedStack, catalogue: list[dict[str, Any]]) -> None:
     columns = build_columns(
         {entry for item in catalogue for entry in item["columns"]},
         store_id=STORE,
@@ -56,7 +56,7 @@ def test_fast_rows_are_the_generic_rows(catalogue: list[dict[str, Any]]) -> None
         include=None,
     )
     render = row_renderer(columns)
-    table = ProductsTable()
+    table = ProductsTable(stack.refs["ProductsTable"])
     requests: list[dict[str, Any]] = []
 
     def spy(params: dict[str, Any], **_: Any) -> None:

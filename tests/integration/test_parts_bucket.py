@@ -14,7 +14,7 @@ from product_export.adapters.parts_bucket import MultipartUpload, PartsBucket
 
 
 def test_upload_streams_in_chunks_of_at_least_five_mib(stack: EmbeddedStack) -> None:
-    bucket = PartsBucket()
+    bucket = PartsBucket(stack.refs["PartsBucket"])
     block = b"x" * (1024 * 1024)
     with bucket.upload("s/j/big.csv") as upload:
         for _ in range(13):
@@ -26,7 +26,7 @@ def test_upload_streams_in_chunks_of_at_least_five_mib(stack: EmbeddedStack) -> 
 
 
 def test_failure_midway_aborts_and_leaves_nothing(stack: EmbeddedStack) -> None:
-    bucket = PartsBucket()
+    bucket = PartsBucket(stack.refs["PartsBucket"])
     s3 = stack.client("s3")
     with (
         pytest.raises(RuntimeError),
@@ -40,7 +40,7 @@ def test_failure_midway_aborts_and_leaves_nothing(stack: EmbeddedStack) -> None:
 
 
 def test_small_part_is_one_request(stack: EmbeddedStack) -> None:
-    bucket = PartsBucket()
+    bucket = PartsBucket(stack.refs["PartsBucket"])
     with bucket.upload("s/j/small.csv") as upload:
         upload.write(b"id\r\n")
     body = stack.client("s3").get_object(Bucket=bucket.bucket, Key="s/j/small.csv")["Body"].read()
@@ -49,7 +49,7 @@ def test_small_part_is_one_request(stack: EmbeddedStack) -> None:
 
 
 def test_checksum_and_size_are_of_the_bytes_uploaded(stack: EmbeddedStack) -> None:
-    bucket = PartsBucket()
+    bucket = PartsBucket(stack.refs["PartsBucket"])
     block = bytes(range(256)) * 4096  # 1 MiB
     with bucket.upload("s/j/sum.csv") as upload:
         for _ in range(9):  # one 8 MiB chunk, then the rest
@@ -61,7 +61,7 @@ def test_checksum_and_size_are_of_the_bytes_uploaded(stack: EmbeddedStack) -> No
 
 
 def test_gzip_upload_streams_compressed_bytes_and_checksums_them(stack: EmbeddedStack) -> None:
-    bucket = PartsBucket()
+    bucket = PartsBucket(stack.refs["PartsBucket"])
     # Random bytes barely compress: 11 MiB in stays above one 8 MiB chunk out.
     rows = [os.urandom(1024 * 1024) for _ in range(11)]
     with bucket.upload("s/j/part.csv.gz", content_type="application/gzip", compression="gzip") as upload:

@@ -62,10 +62,16 @@ def test_events_for_finished_jobs_change_nothing(
     assert _errors(admin, job["id"]) == []
 
 
+def _reconciler(stack: EmbeddedStack, jobs: JobsTable) -> Reconciler:
+    return Reconciler(
+        jobs, ExportWorkflow(stack.refs["ExportStateMachine"]), PartsBucket(stack.refs["PartsBucket"])
+    )
+
+
 def test_sweep_fails_jobs_that_never_started_or_whose_execution_ended(
     stack: EmbeddedStack, store: Store, admin: ApiClient
 ) -> None:
-    jobs = JobsTable()
+    jobs = JobsTable(stack.refs["JobsTable"])
     old = format_timestamp(datetime.now(UTC) - timedelta(hours=1))
     lost = Job(id=uuid7(), store_id=store.store_id, created_at=old, updated_at=old)
     jobs.create(lost)  # its StartExecution never happened
@@ -82,7 +88,7 @@ def test_sweep_fails_jobs_that_never_started_or_whose_execution_ended(
     assert _errors(admin, lost.id) == ["Export failed: The export's workflow never started"]
 
     # The running export's execution is stopped outside the service: the next sweep catches it.
-    workflow = ExportWorkflow()
+    workflow = ExportWorkflow(stack.refs["ExportStateMachine"])
     workflow.stop(running["id"], cause="stopped from the console")
     running_gate.release.set()  # the step in flight finishes; the execution then ends ABORTED
     deadline = time.monotonic() + 30
@@ -90,7 +96,7 @@ def test_sweep_fails_jobs_that_never_started_or_whose_execution_ended(
         assert time.monotonic() < deadline
         time.sleep(0.1)
     later = datetime.now(UTC) + timedelta(minutes=10)
-    swept = Reconciler(jobs, ExportWorkflow(), PartsBucket()).sweep(now=later)
+    swept = _reconciler(stack, jobs).sweep(now=later)
     assert [job.id for job in swept] == [running["id"]]
     assert _errors(admin, running["id"]) == [
         "Export failed: The export's workflow was stopped before it finished"
@@ -111,7 +117,7 @@ def test_the_workflow_has_a_time_limit_from_the_template(stack: EmbeddedStack) -
 def test_sweep_gives_back_the_slots_of_jobs_that_are_over(
     stack: EmbeddedStack, store: Store, admin: ApiClient
 ) -> None:
-    jobs = JobsTable()
+    jobs = JobsTable(stack.refs["JobsTable"])
     admin.create_product(product(1))
     running_gate = Gate(stack, "WritePartFunction")
     running = admin.export()
@@ -125,7 +131,7 @@ def test_sweep_gives_back_the_slots_of_jobs_that_are_over(
     jobs.transition(store.store_id, finished.id, "failed", completed_at=now, updated_at=now)
     assert sorted(jobs.slot_holders(store.store_id)) == sorted([running["id"], finished.id])
 
-    assert Reconciler(jobs, ExportWorkflow(), PartsBucket()).sweep() == [], "no open job to fail"
+    assert _reconciler(stack, jobs).sweep() == [], "no open job to fail"
     assert list(jobs.slot_holders(store.store_id)) == [running["id"]], "a running export keeps its slot"
     assert list(jobs.stores_with_slot_holders()) == [store.store_id]
 
@@ -138,7 +144,7 @@ def test_sweep_gives_back_the_slots_of_jobs_that_are_over(
 
 
 def test_a_closed_job_cannot_take_a_slot(stack: EmbeddedStack, store: Store) -> None:
-    jobs = JobsTable()
+    jobs = JobsTable(stack.refs["JobsTable"])
     now = format_timestamp(datetime.now(UTC))
     job = Job(id=uuid7(), store_id=store.store_id, created_at=now, updated_at=now)
     jobs.create(job)

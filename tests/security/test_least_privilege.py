@@ -139,7 +139,9 @@ def _exercise_everything(stack: EmbeddedStack, store: Store, recorder: CallRecor
     recorder.hold("WritePartFunction")[1].set()
     release.set()
     old = format_timestamp(datetime.now(UTC) - timedelta(hours=1))
-    JobsTable().create(Job(id=uuid7(), store_id=store.store_id, created_at=old, updated_at=old))
+    JobsTable(stack.refs["JobsTable"]).create(
+        Job(id=uuid7(), store_id=store.store_id, created_at=old, updated_at=old)
+    )
     stack.dispatcher.invoke("ReconcileExportsFunction", load_event("reconcile_exports-schedule.json"))
     time.sleep(0.5)
     return {"job": done["id"]}

@@ -55,7 +55,7 @@ def _job_created_at(millis: int, store_id: str) -> Job:
 def test_the_window_is_the_last_hour_and_counts_only_the_stores_own_jobs(
     stack: EmbeddedStack, store: Store, other_store: Store
 ) -> None:
-    jobs = JobsTable()
+    jobs = JobsTable(stack.refs["JobsTable"])
     now = 1_900_000_000.0
     for seconds_ago in (7200, 3601, 3590, 100, 50):
         jobs.create(_job_created_at(int((now - seconds_ago) * 1000), store.store_id))

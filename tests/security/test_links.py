@@ -29,7 +29,6 @@ from local.stores import DemoStore as Store
 from local.stores import create_store
 from product_export.adapters.links import CloudFrontLinks, PartLinks, S3Links
 from product_export.jobs.models import Job
-from product_export.settings import get_settings
 from product_export.values import format_timestamp
 from tests.support import ApiClient, parse_csv, product
 
@@ -233,7 +232,6 @@ def test_the_jobs_api_serves_cloudfront_links_when_the_stack_configures_them(
     monkeypatch.setenv("CLOUDFRONT_DOMAIN", "d111111abcdef8.cloudfront.net")
     monkeypatch.setenv("CLOUDFRONT_KEY_PAIR_ID", "K2JCJMDEHXQW5F")
     monkeypatch.setenv("CLOUDFRONT_PRIVATE_KEY_SECRET_ARN", secret["ARN"])
-    get_settings.cache_clear()
     admin = ApiClient(stack, store.admin_token)
     job = _export(admin, 2)
     (link,) = job["meta"]["file_locations"]

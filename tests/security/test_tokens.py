@@ -148,7 +148,7 @@ def test_a_deleted_keys_tokens_stop_within_the_stated_cache_lifetime(
     stack.api.clock = lambda: now[0]
     client = ApiClient(stack, store.admin_token)
     assert client.get("/pcm/products").status == 200
-    KeysTable().delete(store.client_id)
+    KeysTable(stack.refs["ApplicationKeysTable"]).delete(store.client_id)
     now[0] += 299
     assert client.get("/pcm/products").status == 200, "the cached decision lives AuthorizerCacheTtl seconds"
     now[0] += 2
@@ -204,11 +204,12 @@ def test_rotation_keeps_old_tokens_valid_and_retirement_ends_them(
 def test_unknown_kids_cannot_make_every_request_read_the_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     forced: list[bool] = []
     monkeypatch.setattr(signing_key_adapter, "_last_refresh", [float("-inf")])
-    monkeypatch.setattr(signing_key_adapter, "_read", lambda *, force: forced.append(force) or "k" * 64)
+    monkeypatch.setattr(signing_key_adapter, "_read", lambda _arn, *, force: forced.append(force) or "k" * 64)
+    keys = signing_key_adapter.SigningKeys("arn:aws:secretsmanager:us-east-1:123456789012:secret:k")
     auth = AuthService(
         keys=None,  # type: ignore[arg-type]  # never reached: every token below fails verification
-        signing_key=signing_key_adapter.signing_key,
-        fresh_signing_key=signing_key_adapter.fresh_signing_key,
+        signing_key=keys.current,
+        fresh_signing_key=keys.fresh,
     )
     for n in range(20):
         token = jwt.encode({"sub": "x"}, "another key" * 4, headers={"kid": f"{n:016x}"})

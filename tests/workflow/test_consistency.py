@@ -45,10 +45,10 @@ class Churn(threading.Thread):
     stopped, through the catalogue service the products API runs (the API emulation serves one
     request per function at a time, as a Lambda instance does)."""
 
-    def __init__(self, store: Store, ids: dict[int, str], first_new: int) -> None:
+    def __init__(self, stack: EmbeddedStack, store: Store, ids: dict[int, str], first_new: int) -> None:
         super().__init__(daemon=True)
         self.store_id, self.ids, self.next_new = store.store_id, ids, first_new
-        self.catalogue = Catalogue(ProductsTable())
+        self.catalogue = Catalogue(ProductsTable(stack.refs["ProductsTable"]))
         self.stop = threading.Event()
         self.created: list[str] = []
         self.updates = 0
@@ -101,7 +101,7 @@ def test_an_export_under_concurrent_writes_holds_each_steady_product_once(
         }
         assert admin.put(f"/pcm/products/{product_id}", json_body=body).status == 200
     created = [live(n) for n in range(100, 106)]  # created after the export began
-    churn = Churn(store, updated, first_new=200)
+    churn = Churn(stack, store, updated, first_new=200)
     churn.start()
     while churn.updates < len(updated):  # every updated product has its new version before writing
         threading.Event().wait(0.02)

@@ -189,7 +189,7 @@ def test_changes_younger_than_the_settle_time_wait_for_the_next_delta(
     assert [row["id"] for row in rows_of(first)] == [resource["id"]], "a full export is not capped"
     renamed = update(admin, resource, "renamed")
     second = finished(admin, export(admin))
-    recorded = JobsTable().get(store.store_id, second["id"])
+    recorded = JobsTable(stack.refs["JobsTable"]).get(store.store_id, second["id"])
     assert recorded.snapshot_at and recorded.cutover_at == second["meta"]["cutover_at"]
     snapshot = datetime.fromisoformat(recorded.snapshot_at.replace("Z", "+00:00"))
     assert recorded.cutover_at == format_timestamp(snapshot - timedelta(seconds=2))

@@ -40,7 +40,7 @@ def _errors(admin: ApiClient, job_id: str) -> list[str]:
 def _killed_writer_leftover(stack: EmbeddedStack, store: Store, job_id: str, number: int) -> None:
     """What a part writer killed by its time limit leaves: an open multipart upload with a chunk."""
     s3, bucket = stack.client("s3"), stack.environment()["PARTS_BUCKET"]
-    key = part_key(JobsTable().get(store.store_id, job_id), number)
+    key = part_key(JobsTable(stack.refs["JobsTable"]).get(store.store_id, job_id), number)
     upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
     s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=1, Body=b"id,name\r\nhalf a row,")
 
@@ -74,7 +74,7 @@ def test_a_part_writer_out_of_time_gets_one_more_try(
     keys, uploads = bucket_state(stack, store.store_id, job["id"])
     assert uploads == [], "the killed writer's upload is aborted"
     assert [key for key in keys if key.endswith(".csv")] == sorted(
-        part_key(JobsTable().get(store.store_id, job["id"]), n) for n in (1, 2, 3)
+        part_key(JobsTable(stack.refs["JobsTable"]).get(store.store_id, job["id"]), n) for n in (1, 2, 3)
     )
 
     # Out of time twice: the part fails, readably, and nothing is left.
@@ -87,7 +87,7 @@ def test_a_part_writer_out_of_time_gets_one_more_try(
     ]
     assert job["meta"]["file_locations"] is None
     assert bucket_state(stack, store.store_id, job["id"]) == ([], [])
-    assert slots_given_back(store.store_id)
+    assert slots_given_back(stack, store.store_id)
 
 
 def test_the_planner_failing_fails_the_job_and_leaves_no_plan(
@@ -125,7 +125,7 @@ def test_the_planner_failing_fails_the_job_and_leaves_no_plan(
     ]
     assert job["meta"]["file_locations"] is None
     assert bucket_state(stack, store.store_id, job["id"]) == ([], []), "no group file is left"
-    assert slots_given_back(store.store_id)
+    assert slots_given_back(stack, store.store_id)
 
     # A permanent error after the plan and the part list were stored: failed at once, both removed.
     stack.dispatcher.clear_intercepts()
@@ -143,7 +143,7 @@ def test_the_planner_failing_fails_the_job_and_leaves_no_plan(
     assert job["meta"]["file_locations"] is None
     left = bucket_state(stack, store.store_id, job["id"])
     assert left == ([], []), "plan.json and plan/parts.json are gone"
-    assert slots_given_back(store.store_id)
+    assert slots_given_back(stack, store.store_id)
 
 
 def test_the_last_step_failing_is_retried_then_recorded(
@@ -174,7 +174,7 @@ def test_the_last_step_failing_is_retried_then_recorded(
     assert _errors(admin, job["id"]) == ["Export failed: RuntimeError: jobs table unreachable"]
     assert job["meta"]["file_locations"] is None
     assert bucket_state(stack, store.store_id, job["id"]) == ([], [])
-    assert slots_given_back(store.store_id)
+    assert slots_given_back(stack, store.store_id)
 
 
 def test_the_last_step_broken_for_good_still_ends_the_job(
@@ -187,7 +187,9 @@ def test_the_last_step_broken_for_good_still_ends_the_job(
 
     stack.dispatcher.intercept("FinalizeExportFunction", broken)
     job_id = admin.export()["id"]
-    ended = stack.wait_for_execution(ExportWorkflow().execution_arn(job_id), timeout=60)
+    ended = stack.wait_for_execution(
+        ExportWorkflow(stack.refs["ExportStateMachine"]).execution_arn(job_id), timeout=60
+    )
     assert ended["status"] == "FAILED"
     assert admin.get(f"/pcm/jobs/{job_id}").json()["data"]["attributes"]["status"] == "started"
 
@@ -206,8 +208,10 @@ def test_the_last_step_broken_for_good_still_ends_the_job(
     assert job["attributes"]["status"] == "failed" and job["attributes"]["completed_at"]
     assert _errors(admin, job_id) == ["Export failed: The export's workflow failed without recording why"]
     assert bucket_state(stack, store.store_id, job_id) == ([], []), "its part is removed"
-    assert slots_given_back(store.store_id)
-    assert list(JobsTable().open_jobs(created_before="9999")) == [], "no job is left pending or started"
+    assert slots_given_back(stack, store.store_id)
+    assert list(JobsTable(stack.refs["JobsTable"]).open_jobs(created_before="9999")) == [], (
+        "no job is left pending or started"
+    )
 
 
 def _task_states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -104,7 +104,7 @@ def test_exports_of_a_store_run_one_at_a_time_in_creation_order(
     assert jobs[1]["completed_at"] <= jobs[2]["started_at"], "the third starts once the second is done"
     assert third_tried_free.is_set(), "the third export asked while the slot was free"
     assert not attempts[third][-2]["acquired"], "... and waited for the older one"
-    assert slots_given_back(store.store_id)
+    assert slots_given_back(stack, store.store_id)
 
 
 def test_stores_do_not_wait_for_each_other(
@@ -137,7 +137,7 @@ def test_the_limit_comes_from_the_template(stack: EmbeddedStack, store: Store, a
     third = admin.export()["id"]
     time.sleep(1.5)  # it has asked for a slot at least once meanwhile
     assert [_status(admin, job_id) for job_id in [*running, third]] == ["started", "started", "pending"]
-    assert sorted(JobsTable().slot_holders(store.store_id)) == sorted(running)
+    assert sorted(JobsTable(stack.refs["JobsTable"]).slot_holders(store.store_id)) == sorted(running)
     writes.let_go(*running, third)
     assert admin.wait_for_job(third, timeout=60)["attributes"]["status"] == "success"
 
@@ -172,12 +172,12 @@ def test_every_way_a_job_ends_gives_its_slot_back(
     assert admin.wait_for_job(after_failure, timeout=60)["attributes"]["status"] == "success"
 
     assert [_status(admin, job_id) for job_id in (cancelled, after_cancel)] == ["cancelled", "failed"]
-    assert slots_given_back(store.store_id)
+    assert slots_given_back(stack, store.store_id)
 
 
 def test_the_sample_event_asks_for_a_slot(stack: EmbeddedStack, store: Store, admin: ApiClient) -> None:
     """events/acquire_export_slot.json, for a job that is pending and one that is over."""
-    jobs = JobsTable()
+    jobs = JobsTable(stack.refs["JobsTable"])
     now = now_timestamp()
     waiting = Job(id=uuid7(), store_id=store.store_id, created_at=now, updated_at=now)
     jobs.create(waiting)  # no execution: the step is run by hand

@@ -43,7 +43,7 @@ def _load(stack: EmbeddedStack, store: Store, count: int) -> list[str]:
 
 def _history(stack: EmbeddedStack, job_id: str) -> list[dict[str, Any]]:
     sfn = stack.client("stepfunctions")
-    arn = ExportWorkflow().execution_arn(job_id)
+    arn = ExportWorkflow(stack.refs["ExportStateMachine"]).execution_arn(job_id)
     return [
         event
         for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
@@ -122,7 +122,9 @@ def test_many_parts_read_from_s3_and_their_results_reach_the_last_step(
 ) -> None:
     ids = _load(stack, store, 101)
     job_id = admin.export()["id"]
-    stack.wait_for_execution(ExportWorkflow().execution_arn(job_id), timeout=240)
+    stack.wait_for_execution(
+        ExportWorkflow(stack.refs["ExportStateMachine"]).execution_arn(job_id), timeout=240
+    )
     job = admin.get(f"/pcm/jobs/{job_id}").json()["data"]
     assert job["attributes"]["status"] == "success"
     files = _rows_per_file(job)

@@ -21,7 +21,6 @@ from botocore.exceptions import (
 )
 
 from product_export.errors import TransientError
-from product_export.settings import get_settings
 
 _CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8}, max_pool_connections=32)
 _SERVICE_CONFIG = {
@@ -40,11 +39,12 @@ _building = threading.Lock()
 
 @cache
 def client(service: str) -> Any:
-    """A shared client for ``service``; tests call ``client.cache_clear()`` between mocked accounts."""
-    endpoint = get_settings().aws_endpoint_url
+    """A shared client for ``service``; tests call ``client.cache_clear()`` between mocked accounts.
+
+    boto3 reads an endpoint override (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_DYNAMODB``) itself."""
     config = _SERVICE_CONFIG.get(service, _CONFIG)
     with _building:
-        return boto3.client(service, config=config, endpoint_url=endpoint)  # type: ignore[call-overload]
+        return boto3.client(service, config=config)  # type: ignore[call-overload]
 
 
 @cache
@@ -59,9 +59,7 @@ def raw_items_dynamodb() -> Any:
     (``LastEvaluatedKey``, ``Count``, ``ScannedCount``, ...).
     """
     with _building:
-        dynamodb = boto3.client(  # type: ignore[call-overload]
-            "dynamodb", config=_SERVICE_CONFIG["dynamodb"], endpoint_url=get_settings().aws_endpoint_url
-        )
+        dynamodb = boto3.client("dynamodb", config=_SERVICE_CONFIG["dynamodb"])  # type: ignore[call-overload]
     dynamodb.meta.events.register("before-parse.dynamodb.Query", _set_body_aside)
     return dynamodb
 

@@ -11,14 +11,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from product_export.adapters.aws import client
 from product_export.jobs.models import Job
 from product_export.notifications.events import SOURCE, completion_detail, detail_type
-from product_export.settings import get_settings
 
 logger = Logger()
 ATTEMPTS = 3  # an entry EventBridge refused (FailedEntryCount) is sent again this often in all
 
 
 class CompletionEvents:
-    """Publishes a job's completion event on the configured bus; never raises.
+    """Publishes a job's completion event on ``bus_name``; never raises. ``retention_days``: how long
+    the job's parts stay in the bucket (the event says when they expire).
 
     Called once the conditional transition to the final status has succeeded (see
     ``JobsTable(on_final=...)``), so each final transition publishes once. botocore retries
@@ -26,10 +26,9 @@ class CompletionEvents:
     logged (``completion event not published``) rather than failing the export or the request.
     """
 
-    def __init__(self, bus_name: str | None = None) -> None:
-        settings = get_settings()
-        self.bus_name = bus_name or settings.event_bus_name
-        self.retention_days = settings.part_retention_days
+    def __init__(self, bus_name: str, *, retention_days: int) -> None:
+        self.bus_name = bus_name
+        self.retention_days = retention_days
         self.events = client("events")
 
     def publish(self, job: Job) -> None:

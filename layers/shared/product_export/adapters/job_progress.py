@@ -7,14 +7,13 @@ from botocore.exceptions import ClientError
 
 from product_export.adapters.aws import client
 from product_export.jobs.models import job_key
-from product_export.settings import get_settings
 
 logger = Logger()
 
 
 class JobProgressTable:
-    def __init__(self, table_name: str | None = None) -> None:
-        self.table = table_name or get_settings().jobs_table
+    def __init__(self, table_name: str) -> None:
+        self.table = table_name
         self.dynamodb = client("dynamodb")
 
     def record_part(self, store_id: str, job_id: str, number: int, rows: int, *, done: bool) -> bool:

@@ -23,7 +23,6 @@ from product_export.jobs.models import (
     error_key,
     job_key,
 )
-from product_export.settings import get_settings
 
 OPEN_JOBS_INDEX = "open-jobs"
 
@@ -47,10 +46,8 @@ class JobClosed(Exception):
 
 
 class JobsTable:
-    def __init__(
-        self, table_name: str | None = None, *, on_final: Callable[[Job], None] | None = None
-    ) -> None:
-        self.table = table_name or get_settings().jobs_table
+    def __init__(self, table_name: str, *, on_final: Callable[[Job], None] | None = None) -> None:
+        self.table = table_name
         self.dynamodb = client("dynamodb")
         # Told of each job this table moved to a final status, once the conditional update succeeded
         # (the completion events): every final transition goes through transition().

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from product_export.adapters.aws import client
 from product_export.adapters.dynamo_json import decode_item, encode_item
-from product_export.settings import get_settings
 
 MAX_KEY_BYTES = 2048  # DynamoDB's limit on a partition key value
 
@@ -21,8 +20,8 @@ class ApplicationKey:
 
 
 class KeysTable:
-    def __init__(self, table_name: str | None = None) -> None:
-        self.table = table_name or get_settings().application_keys_table
+    def __init__(self, table_name: str) -> None:
+        self.table = table_name
         self.dynamodb = client("dynamodb")
 
     def get(self, client_id: str) -> ApplicationKey | None:

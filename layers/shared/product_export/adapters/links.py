@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from product_export.adapters.aws import client
 from product_export.jobs.models import Job
-from product_export.settings import Settings, get_settings
+from product_export.settings import DownloadLinkSettings
 
 SECRET_CACHE_SECONDS = 300
 
@@ -98,10 +98,9 @@ def _secret_reader(secret_arn: str) -> Callable[[], str]:
     return read
 
 
-def link_signer(settings: Settings | None = None) -> LinkSigner:
+def link_signer(settings: DownloadLinkSettings) -> LinkSigner:
     """CloudFront signed URLs when the stack configures them, else S3 presigned URLs."""
-    settings = settings or get_settings()
-    if settings.cloudfront_domain and settings.cloudfront_key_pair_id:
+    if settings.through_cloudfront:
         return CloudFrontLinks(
             settings.cloudfront_domain,
             settings.cloudfront_key_pair_id,

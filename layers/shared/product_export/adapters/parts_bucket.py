@@ -11,7 +11,6 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from product_export.adapters.aws import client
-from product_export.settings import get_settings
 
 # S3 multipart parts must be at least 5 MiB (except the last); 8 MiB keeps memory small and requests few.
 UPLOAD_CHUNK_BYTES = 8 * 1024 * 1024
@@ -117,8 +116,8 @@ class MultipartUpload:
 
 
 class PartsBucket:
-    def __init__(self, bucket: str | None = None) -> None:
-        self.bucket = bucket or get_settings().parts_bucket
+    def __init__(self, bucket: str) -> None:
+        self.bucket = bucket
         self.s3 = client("s3")
 
     def upload(

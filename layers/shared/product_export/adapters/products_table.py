@@ -22,7 +22,6 @@ from product_export.adapters.dynamo_json import decode_item, decode_page, encode
 from product_export.catalogue.models import UNIQUE_FIELDS, shard_key, shard_of
 from product_export.errors import Conflict, NotFound, Unprocessable
 from product_export.filters import Condition
-from product_export.settings import get_settings
 
 # DynamoDB's answers (ValidationException) for an item over its limits; the message says which.
 _ITEM_LIMITS = (
@@ -80,8 +79,8 @@ class PageReader(Protocol):
 class ProductsTable:
     reader: PageReader | None = None  # None: queries yield decoded products (dicts)
 
-    def __init__(self, table_name: str | None = None) -> None:
-        self.table = table_name or get_settings().products_table
+    def __init__(self, table_name: str) -> None:
+        self.table = table_name
         self.dynamodb = client("dynamodb")
 
     # --- single products ---------------------------------------------------------------------

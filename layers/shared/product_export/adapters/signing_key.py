@@ -17,7 +17,6 @@ from aws_lambda_powertools.utilities import parameters
 
 from product_export.adapters.aws import client
 from product_export.auth.tokens import KeyRing
-from product_export.settings import get_settings
 
 CACHE_SECONDS = 300
 REFRESH_SECONDS = 10
@@ -32,26 +31,31 @@ def _provider() -> parameters.SecretsProvider:
     return parameters.SecretsProvider(boto3_client=client("secretsmanager"))
 
 
-def _read(*, force: bool) -> str:
-    value = _provider().get(get_settings().token_signing_secret_arn, max_age=CACHE_SECONDS, force_fetch=force)
+def _read(secret_arn: str, *, force: bool) -> str:
+    value = _provider().get(secret_arn, max_age=CACHE_SECONDS, force_fetch=force)
     if not isinstance(value, str) or not value:
         raise RuntimeError("the token signing secret is empty")
     return value
 
 
-def signing_key() -> str:
-    """The signing secret (a key ring), cached for ``CACHE_SECONDS``."""
-    return _read(force=False)
+class SigningKeys:
+    """The key ring in the secret ``secret_arn``, as the token and authorizer functions read it."""
 
+    def __init__(self, secret_arn: str) -> None:
+        self.secret_arn = secret_arn
 
-def fresh_signing_key() -> str:
-    """The signing secret read again now, unless that was done in the last ``REFRESH_SECONDS``."""
-    with _refresh_lock:
-        now = time.monotonic()
-        force = now - _last_refresh[0] >= REFRESH_SECONDS
-        if force:
-            _last_refresh[0] = now
-    return _read(force=force)
+    def current(self) -> str:
+        """The signing secret (a key ring), cached for ``CACHE_SECONDS``."""
+        return _read(self.secret_arn, force=False)
+
+    def fresh(self) -> str:
+        """The signing secret read again now, unless that was done in the last ``REFRESH_SECONDS``."""
+        with _refresh_lock:
+            now = time.monotonic()
+            force = now - _last_refresh[0] >= REFRESH_SECONDS
+            if force:
+                _last_refresh[0] = now
+        return _read(self.secret_arn, force=force)
 
 
 def new_key() -> str:

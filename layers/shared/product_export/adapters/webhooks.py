@@ -9,7 +9,6 @@ from typing import Any
 from product_export.adapters.aws import client
 from product_export.adapters.dynamo_json import decode_item, encode_item
 from product_export.notifications.webhooks import Webhook
-from product_export.settings import get_settings
 
 WEBHOOK_KEY = "settings#webhook"  # sort key beside the store's jobs (pk = store id)
 
@@ -17,8 +16,8 @@ WEBHOOK_KEY = "settings#webhook"  # sort key beside the store's jobs (pk = store
 class WebhooksTable:
     """One item per store: its webhook URL and signing secret (encrypted at rest with the table)."""
 
-    def __init__(self, table_name: str | None = None) -> None:
-        self.table = table_name or get_settings().jobs_table
+    def __init__(self, table_name: str) -> None:
+        self.table = table_name
         self.dynamodb = client("dynamodb")
 
     def _key(self, store_id: str) -> dict[str, Any]:

@@ -7,12 +7,11 @@ import json
 from botocore.exceptions import ClientError
 
 from product_export.adapters.aws import client
-from product_export.settings import get_settings
 
 
 class ExportWorkflow:
-    def __init__(self, state_machine_arn: str | None = None) -> None:
-        self.arn = state_machine_arn or get_settings().export_state_machine_arn
+    def __init__(self, state_machine_arn: str) -> None:
+        self.arn = state_machine_arn
         self.sfn = client("stepfunctions")
 
     def start(self, store_id: str, job_id: str) -> str:
