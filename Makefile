@@ -11,7 +11,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 IAM_CHECKS := CKV_AWS_60,CKV_AWS_61,CKV_AWS_62,CKV_AWS_63,CKV_AWS_107,CKV_AWS_108,CKV_AWS_109,CKV_AWS_110,CKV_AWS_111
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup test lint demo serve build store clean openapi bench
+.PHONY: setup test lint demo serve invoke build store clean openapi bench
 
 # Python tools in .venv; dynalite (the local DynamoDB) and Elastic Path's SDK (its test) from npm.
 $(STAMP): requirements-dev.txt local/package-lock.json tests/sdk/package-lock.json
@@ -50,9 +50,16 @@ demo: setup
 serve: setup
 	$(BIN)/python -m local.server --port $(or $(PORT),3000) $(ARGS)
 
-## Build the Lambda artefacts for python3.13/arm64 (needs Python 3.13 on PATH, e.g. through pyenv).
+## One function, one event, on the local runner (`sam local invoke` without Docker), against the running
+## `make serve` or a fresh local stack: make invoke FN=JobsApiFunction EVENT=events/jobs_api-get-job.json
+invoke: setup
+	$(BIN)/python -m local.invoke $(FN) $(EVENT)
+
+## Build the Lambda artefacts for python3.13/arm64. sam build looks for python3.13 on PATH: the directory of
+## the runtime's interpreter (on PATH already, or any pyenv 3.13: local/runner/interpreter.py) goes first.
 build: setup
-	PYENV_VERSION=3.11.7:3.13.0 $(BIN)/sam build
+	python_dir=$$($(BIN)/python -c 'import os; from local.runner.interpreter import runtime_python; \
+	print(os.path.dirname(runtime_python("python3.13")))') && PATH="$$python_dir:$$PATH" $(BIN)/sam build
 
 ## Create a store and its application key in a deployed stack: make store STACK=product-export NAME="My store"
 store: setup

@@ -47,12 +47,12 @@ _GATEWAY_DEFAULTS: dict[str, tuple[int, str | None]] = {
     "DEFAULT_4XX": (400, None),
     "DEFAULT_5XX": (500, "Internal server error"),
 }
-# Lambda hands an execution environment one event at a time. Here every function runs in this one
-# process, and Powertools' REST resolver keeps the current event in a class attribute that all
-# resolvers share (BaseRouter.current_event): two API requests in flight at once, even to two
-# functions, could each be answered with the other's caller or parameters (bench/load.py saw an
-# export of one store answered with another store's job). So API integrations take turns; the
-# authorizer and the workflow's Lambda tasks (no resolver) still run in parallel.
+# Lambda hands an execution environment one event at a time. With in-process handlers every
+# function runs in this one process, and Powertools' REST resolver keeps the current event in a
+# class attribute that all resolvers share (BaseRouter.current_event): two API requests in flight
+# at once, even to two functions, could each be answered with the other's caller or parameters
+# (bench/load.py saw an export of one store answered with another store's job). So in-process API
+# integrations take turns; on the runner each worker is a process of its own and they do not.
 API_INTEGRATIONS = threading.Lock()
 _EXPLICIT_DENY = "User is not authorized to access this resource with an explicit deny"
 _CONTEXT_VARIABLE = re.compile(r"\$context\.([A-Za-z][A-Za-z.]*[A-Za-z])")
@@ -222,7 +222,10 @@ class ApiGateway:
         except _Rejected as rejected:
             return self._gateway_response(rejected, request_id)
         try:
-            with API_INTEGRATIONS:
+            if self.stack.dispatcher.in_process:
+                with API_INTEGRATIONS:
+                    result = self.stack.dispatcher.invoke(logical_id, event)
+            else:  # a worker handles one event at a time, as a Lambda execution environment does
                 result = self.stack.dispatcher.invoke(logical_id, event)
             return self._from_proxy_result(result, request_id)
         except Exception as exc:

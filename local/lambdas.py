@@ -1,4 +1,12 @@
-"""In-process Lambda: template functions run their real handlers, through moto's Lambda API or directly."""
+"""How the local stack calls its functions, through moto's Lambda API (Step Functions' tasks) or directly
+(API Gateway's integrations, tests).
+
+- ``RunnerLambdas``: each function in worker processes of its own (``local.runner``), as it ships:
+  the default.
+- ``InProcessLambdas``: the handlers imported into this process, for the tests that must reach inside
+  a call (fault injection through ``intercept``); every function then shares this process's Python,
+  packages and ``os.environ``.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +22,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from local.runner.runner import LambdaRunner
 from local.template import FunctionSpec
 
 Handler = Callable[[Any, Any], Any]
@@ -115,8 +124,31 @@ def _load_module(spec: FunctionSpec) -> ModuleType:
     return module
 
 
-class LambdaDispatcher:
-    """Calls the template's handlers in-process, for moto's Lambda API and for the API emulation."""
+class Lambdas(Protocol):
+    """What the stack, its API Gateway and moto's Lambda API call functions through."""
+
+    functions: dict[str, DeployedFunction]
+    in_process: bool
+
+    def logical_id_for(self, name_or_arn: str) -> str | None: ...
+
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        """The result; the function's error raised (``FunctionError`` from a worker)."""
+
+    def invoke_payload(self, logical_id: str, payload: bytes, response_headers: Any) -> bytes:
+        """What Lambda's Invoke returns; an error sets ``x-amz-function-error``."""
+
+    def intercept(self, logical_id: str, fn: Intercept) -> None: ...
+
+    def clear_intercepts(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class InProcessLambdas:
+    """Calls the template's handlers in this process (fault injection reaches inside the call)."""
+
+    in_process = True
 
     def __init__(self, functions: Iterable[DeployedFunction]) -> None:
         self.functions: dict[str, DeployedFunction] = {f.spec.logical_id: f for f in functions}
@@ -158,6 +190,9 @@ class LambdaDispatcher:
     def clear_intercepts(self) -> None:
         self._intercepts.clear()
 
+    def close(self) -> None:
+        pass
+
     def _call(self, logical_id: str, event: Any, context: LambdaContext) -> Any:
         def call_real(real_event: Any) -> Any:
             return self.handler(logical_id)(real_event, context)
@@ -186,25 +221,52 @@ class LambdaDispatcher:
         response_headers["x-amzn-RequestId"] = context.aws_request_id
         return result.encode("utf-8")
 
-    # --- moto -------------------------------------------------------------------------------
 
-    def install(self) -> None:
-        """Routes moto's no-Docker Lambda ``invoke`` of this dispatcher's functions to their handlers."""
-        _install(self)
+class RunnerLambdas:
+    """Calls the template's functions in the runner's worker processes."""
 
-    def uninstall(self) -> None:
-        _uninstall(self)
+    in_process = False
 
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[LambdaDispatcher]:
-        self.install()
-        try:
-            yield self
-        finally:
-            self.uninstall()
+    def __init__(self, functions: Iterable[DeployedFunction], runner: LambdaRunner) -> None:
+        self.functions: dict[str, DeployedFunction] = {f.spec.logical_id: f for f in functions}
+        self.runner = runner
+
+    def logical_id_for(self, name_or_arn: str) -> str | None:
+        return self.runner.logical_id_for(name_or_arn)
+
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        return self.runner.invoke(logical_id, event)
+
+    def invoke_payload(self, logical_id: str, payload: bytes, response_headers: Any) -> bytes:
+        invocation = self.runner.invoke_payload(logical_id, payload if payload.strip() else b"{}")
+        if invocation.error:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        response_headers["x-amzn-RequestId"] = invocation.request_id
+        return invocation.payload
+
+    def intercept(self, logical_id: str, fn: Intercept) -> None:
+        raise NotImplementedError(
+            "fault injection reaches inside a call: run this stack with lambdas='in-process'"
+        )
+
+    def clear_intercepts(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.runner.close()
 
 
-_ACTIVE: list[LambdaDispatcher] = []
+@contextlib.contextmanager
+def routed_from_moto(lambdas: Lambdas) -> Iterator[Lambdas]:
+    """Routes moto's no-Docker Lambda ``invoke`` of these functions to ``lambdas`` meanwhile."""
+    install(lambdas)
+    try:
+        yield lambdas
+    finally:
+        uninstall(lambdas)
+
+
+_ACTIVE: list[Lambdas] = []
 _ORIGINAL_INVOKE = LambdaSimpleBackend.invoke
 _PATCH_LOCK = threading.Lock()
 
@@ -240,14 +302,15 @@ def _patched_invoke(  # noqa: PLR0917 - LambdaSimpleBackend.invoke's signature
     return result
 
 
-def _install(dispatcher: LambdaDispatcher) -> None:
+def install(dispatcher: Lambdas) -> None:
+    """Routes moto's no-Docker Lambda ``invoke`` of ``dispatcher``'s functions to it."""
     with _PATCH_LOCK:
         if dispatcher not in _ACTIVE:
             _ACTIVE.append(dispatcher)
         LambdaSimpleBackend.invoke = _patched_invoke  # type: ignore[method-assign]
 
 
-def _uninstall(dispatcher: LambdaDispatcher) -> None:
+def uninstall(dispatcher: Lambdas) -> None:
     with _PATCH_LOCK:
         if dispatcher in _ACTIVE:
             _ACTIVE.remove(dispatcher)

@@ -16,27 +16,34 @@ everything; no process is left behind.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import errno
 import json
-import logging
 import os
+import re
 import signal
 import socket
 import sys
 import threading
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
-from moto.server import ThreadedMotoServer
-
 from local.dynamodb_server import DependencyMissing, DynamoDBServer
-from local.stack import EmbeddedStack, apply_environ, embedded_stack, restore_environ
+from local.invoke import SERVE_STATE
+from local.lambdas import RunnerLambdas
+from local.runner.runner import default_concurrency
+from local.stack import LOG_DIR, EmbeddedStack, apply_environ, embedded_stack, restore_environ
 from local.stores import DemoStore, create_store
+from local.template import Template
 
+# Lambda's Invoke API: POST /2015-03-31/functions/<name, ARN or logical id>/invocations.
+LAMBDA_INVOKE_PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
 # Bodies larger than API Gateway's 10 MB payload limit are refused as API Gateway would.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
@@ -59,6 +66,7 @@ def _handler_for(stack: EmbeddedStack) -> type[BaseHTTPRequestHandler]:
     if stack.api is None:
         raise RuntimeError("the template has no API")
     api = stack.api
+    runner = stack.dispatcher.runner if isinstance(stack.dispatcher, RunnerLambdas) else None
 
     class ApiGatewayHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -74,9 +82,35 @@ def _handler_for(stack: EmbeddedStack) -> type[BaseHTTPRequestHandler]:
                 )
                 return
             body = self.rfile.read(length) if length else None
+            invoked = LAMBDA_INVOKE_PATH.fullmatch(self.path.partition("?")[0])
+            if invoked and self.command == "POST":
+                self._invoke(urllib.parse.unquote(invoked[1]), body or b"")
+                return
             headers = {name: value for name, value in self.headers.items() if name.lower() not in HOP_BY_HOP}
             response = api.request(self.command, self.path, headers=headers, body=body)
             self._reply(response.status, response.headers, response.content)
+
+        def _invoke(self, function: str, payload: bytes) -> None:
+            """Lambda's Invoke API (as `sam local start-lambda` serves it), for `make invoke` and
+            boto3's ``lambda.invoke(..., LogType="Tail")``."""
+            logical_id = runner.logical_id_for(function) if runner else None
+            if runner is None or logical_id is None:
+                message = f"Function not found: {function}"
+                error = {"Type": "User", "Message": message}
+                self._reply(
+                    404, {"x-amzn-ErrorType": "ResourceNotFoundException"}, json.dumps(error).encode()
+                )
+                return
+            tail = (self.headers.get("X-Amz-Log-Type") or "").lower() == "tail"
+            invocation = runner.invoke_payload(logical_id, payload or b"{}", tail=tail)
+            headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
+            headers["x-amzn-RequestId"] = invocation.request_id
+            if invocation.error:
+                headers["X-Amz-Function-Error"] = "Unhandled"
+            if tail:  # the last 4 KB of the call's log, as Lambda returns them
+                log = ("\n".join(invocation.log) + "\n").encode("utf-8")[-4096:]
+                headers["X-Amz-Log-Result"] = base64.b64encode(log).decode("ascii")
+            self._reply(200, headers, invocation.payload)
 
         def _reply(self, status: int, headers: Mapping[str, str], content: bytes) -> None:
             self.send_response(status)
@@ -123,34 +157,58 @@ def _bind(host: str, port: int, handler: type[BaseHTTPRequestHandler]) -> Thread
 
 @contextlib.contextmanager
 def local_service(
-    *, host: str = "127.0.0.1", port: int = 3000, parameters: Mapping[str, str] | None = None
+    *,
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    parameters: Mapping[str, str] | None = None,
+    log_dir: Path = LOG_DIR,
+    template: Template | None = None,
+    concurrency: int | None = None,
 ) -> Iterator[LocalService]:
     """Start everything the service needs on ``host``; ``port`` 0 picks a free one."""
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's S3 server logs every request
-    with DynamoDBServer(host=host) as dynamodb:
-        s3 = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
-        s3.start()
-        s3_host, s3_port = s3.get_host_and_port()
-        s3_endpoint = f"http://{s3_host}:{s3_port}"
+    with (
+        DynamoDBServer(host=host) as dynamodb,
+        embedded_stack(
+            template,
+            parameters=parameters,
+            dynamodb_endpoint=dynamodb.endpoint,
+            host=host,
+            log_dir=log_dir,
+            concurrency=concurrency,
+        ) as stack,
+    ):
+        # The functions presign links with moto's server as their S3 endpoint; so do the
+        # operator tools of this process.
+        assert stack.aws_endpoint is not None
+        s3_endpoint = stack.aws_endpoint
         saved = apply_environ({"AWS_ENDPOINT_URL_S3": s3_endpoint})
         try:
-            with embedded_stack(parameters=parameters, dynamodb_endpoint=dynamodb.endpoint) as stack:
-                server = _bind(host, port, _handler_for(stack))
-                thread = threading.Thread(target=server.serve_forever, name="api-gateway", daemon=True)
-                thread.start()
-                try:
-                    bound_port = server.server_address[1]
-                    store = create_store(stack, "local store")
-                    yield LocalService(
-                        f"http://{host}:{bound_port}", stack, store, dynamodb.endpoint, s3_endpoint
-                    )
-                finally:
-                    server.shutdown()
-                    server.server_close()
-                    thread.join(timeout=10)
+            server = _bind(host, port, _handler_for(stack))
+            thread = threading.Thread(target=server.serve_forever, name="api-gateway", daemon=True)
+            thread.start()
+            try:
+                bound_port = server.server_address[1]
+                store = create_store(stack, "local store")
+                yield LocalService(
+                    f"http://{host}:{bound_port}", stack, store, dynamodb.endpoint, s3_endpoint
+                )
+            finally:
+                server.shutdown()
+                server.server_close()
+                thread.join(timeout=10)
         finally:
             restore_environ(saved)
-            s3.stop()
+
+
+@contextlib.contextmanager
+def _serve_state(url: str) -> Iterator[None]:
+    """Tells `make invoke` where this `make serve` answers, while it runs."""
+    SERVE_STATE.parent.mkdir(parents=True, exist_ok=True)
+    SERVE_STATE.write_text(json.dumps({"url": url, "pid": os.getpid()}), encoding="utf-8")
+    try:
+        yield
+    finally:
+        SERVE_STATE.unlink(missing_ok=True)
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -172,6 +230,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--part-size", type=int, default=None, help="products per part (template default 50000)"
     )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help=f"Lambda calls running at once, all functions together (default {default_concurrency()})",
+    )
     args = parser.parse_args(argv)
     if args.port and not _port_free(args.host, args.port):
         print(
@@ -189,16 +253,20 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     try:
-        with local_service(host=args.host, port=args.port, parameters=parameters) as service:
+        with local_service(
+            host=args.host, port=args.port, parameters=parameters, concurrency=args.concurrency
+        ) as service:
             print(f"Product Export API listening on {service.base_url}")
             print(f"  store_id      {service.store.store_id}")
             print(f"  client_id     {service.store.client_id}")
             print(f"  client_secret {service.store.client_secret}")
+            print(f"  function logs in {service.stack.log_dir}/<LogicalId>.log")
             print(
                 f"  (DynamoDB {service.dynamodb_endpoint}, S3 {service.s3_endpoint}) — Ctrl-C to stop",
                 flush=True,
             )
-            stop.wait()
+            with _serve_state(service.base_url):
+                stop.wait()
             print("stopping…", flush=True)
     except (DependencyMissing, PortInUse) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -5,25 +5,35 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import secrets
 import string
 import sys
 import time
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from local import moto_fixes
 from local.apigw import ApiGateway
-from local.lambdas import DeployedFunction, LambdaDispatcher
-from local.template import FUNCTION_TYPE, Template, TemplateError, resolve
-from local.transactions import install_transactions
+from local.lambdas import DeployedFunction, InProcessLambdas, Lambdas, RunnerLambdas, install, uninstall
+from local.runner.interpreter import runtime_python
+from local.runner.layer import function_sys_path
+from local.runner.runner import LambdaRunner
+from local.runner.workers import FunctionConfig
+from local.template import FUNCTION_TYPE, REPO_ROOT, FunctionSpec, Template, TemplateError, resolve
 
+# Where `make serve` and `make demo` keep each function's log (<LogicalId>.log), as CloudWatch would.
+LOG_DIR = REPO_ROOT / ".local" / "logs"
+RUNNER = "runner"  # every function in worker processes of its own, as it ships (local.runner)
+IN_PROCESS = "in-process"  # every handler imported into this process: for fault injection only
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -58,10 +68,10 @@ def restore_environ(saved: Mapping[str, str | None]) -> None:
 
 
 def _clear_settings_cache() -> None:
-    """Handlers read settings and create their clients once per process; a new stack (new names, maybe
-    another DynamoDB endpoint) needs both made again."""
+    """The layer's boto3 clients are made once per process; a new stack (maybe another DynamoDB
+    endpoint) needs them made again. Settings need nothing: each handler parses its own when the
+    stack's dispatcher imports it."""
     for module, function in (
-        ("product_export.settings", "get_settings"),
         ("product_export.adapters.aws", "client"),
         ("product_export.adapters.aws", "raw_items_dynamodb"),
     ):
@@ -123,13 +133,17 @@ class EmbeddedStack:
     refs: dict[str, str]
     attrs: dict[tuple[str, str], str]
     conditions: dict[str, bool]
-    dispatcher: LambdaDispatcher
+    dispatcher: Lambdas
+    lambdas: str = RUNNER
+    # moto's server, where workers reach every AWS service but DynamoDB on dynalite (runner only).
+    aws_endpoint: str | None = None
+    log_dir: Path = LOG_DIR
+    concurrency: int | None = None  # the runner's account concurrency (None: its default)
     state_machine_arn: str | None = None
     api: ApiGateway | None = None
     # DynamoDB outside moto (a dynalite server): the stack's tables live there, and every client uses it.
     dynamodb_endpoint: str | None = None
     _saved_env: dict[str, str | None] = field(default_factory=dict, repr=False)
-    _uninstall_transactions: Callable[[], None] | None = field(default=None, repr=False)
     _created_tables: list[str] = field(default_factory=list, repr=False)
     _closed: bool = field(default=False, repr=False)
 
@@ -144,14 +158,19 @@ class EmbeddedStack:
         stack_name: str = "product-export",
         region: str = "us-east-1",
         dynamodb_endpoint: str | None = None,
+        lambdas: str = RUNNER,
+        aws_endpoint: str | None = None,
+        log_dir: Path = LOG_DIR,
+        concurrency: int | None = None,
     ) -> EmbeddedStack:
         """Creates the template's resources; call while moto's mock_aws(config=MOTO_CONFIG) is active.
 
-        Also installs the Lambda dispatch and puts the functions' environment into os.environ; close()
-        undoes both. With ``dynamodb_endpoint`` (e.g. a ``local.dynamodb_server.DynamoDBServer``), the
-        tables are created there instead of in moto, every DynamoDB client of the process uses it while
-        the stack runs (``AWS_ENDPOINT_URL_DYNAMODB``), TransactWriteItems is emulated for it
-        (``local.transactions``), and close() deletes the tables again.
+        Also installs the Lambda dispatch (``lambdas``: RUNNER, worker processes reaching moto at
+        ``aws_endpoint``; or IN_PROCESS) and puts the union of the functions' environments into this
+        process's os.environ, for the tools and tests that run here; close() undoes both. With
+        ``dynamodb_endpoint`` (e.g. a ``local.dynamodb_server.DynamoDBServer``), the tables are created
+        there instead of in moto, every DynamoDB client (this process's and the workers') uses it while
+        the stack runs (``AWS_ENDPOINT_URL_DYNAMODB``), and close() deletes the tables again.
         """
         session = boto3.Session(region_name=region)
         account_id = session.client("sts").get_caller_identity()["Account"]
@@ -178,9 +197,17 @@ class EmbeddedStack:
             refs=refs,
             attrs={},
             conditions={},
-            dispatcher=LambdaDispatcher([]),
+            dispatcher=InProcessLambdas([]),
             dynamodb_endpoint=dynamodb_endpoint,
+            lambdas=lambdas,
+            aws_endpoint=aws_endpoint,
+            log_dir=log_dir,
+            concurrency=concurrency,
         )
+        if lambdas not in {RUNNER, IN_PROCESS}:
+            raise ValueError(f"lambdas must be {RUNNER!r} or {IN_PROCESS!r}, not {lambdas!r}")
+        if lambdas == RUNNER and aws_endpoint is None:
+            raise ValueError("the runner's workers need moto's server: pass aws_endpoint")
         stack._evaluate_conditions()
         stack._name_resources()
         try:
@@ -250,9 +277,6 @@ class EmbeddedStack:
             )
 
     def _create_resources(self, session: boto3.Session) -> None:
-        if self.dynamodb_endpoint:
-            # Before any client of the default session is made: clients copy its handlers when created.
-            self._uninstall_transactions = install_transactions()
         for logical_id, props in self.template.tables():
             self._create_table(session, logical_id, self.resolve(props))
         for logical_id, _ in self.template.buckets():
@@ -267,7 +291,7 @@ class EmbeddedStack:
             runtime["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint  # boto3 reads it itself
         self._saved_env = apply_environ(runtime | self.environment())
         _clear_settings_cache()
-        self.dispatcher.install()
+        install(self.dispatcher)
         moto_fixes.install()
         if self.template.api() is not None:
             self.api = ApiGateway(self.template, self)
@@ -333,11 +357,60 @@ class EmbeddedStack:
                 Handler=spec.handler,
                 Code={"ZipFile": code},
                 Timeout=spec.timeout,
-                MemorySize=spec.memory,
+                # moto refuses less than Lambda's 128 MB; the runner enforces the template's value.
+                MemorySize=max(spec.memory, 128),
                 Environment={"Variables": self.environment_of(spec.logical_id)},
             )
             deployed.append(DeployedFunction(spec, name, self.attrs[(spec.logical_id, "Arn")]))
-        self.dispatcher = LambdaDispatcher(deployed)
+        if self.lambdas == IN_PROCESS:
+            self.dispatcher = InProcessLambdas(deployed)
+            return
+        configs = [self._worker_config(function) for function in deployed]
+        runner = LambdaRunner(configs, log_dir=self.log_dir, concurrency=self.concurrency)
+        self.dispatcher = RunnerLambdas(deployed, runner)
+
+    def _worker_config(self, function: DeployedFunction) -> FunctionConfig:
+        spec = function.spec
+        python = runtime_python(spec.runtime)
+        return FunctionConfig(
+            logical_id=spec.logical_id,
+            name=function.name,
+            arn=function.arn,
+            python=python,
+            sys_path=tuple(function_sys_path(self.template, spec, python)),
+            environment=self.lambda_environment(spec, function.name),
+            timeout=spec.timeout,
+            memory=spec.memory,
+        )
+
+    def lambda_environment(self, spec: FunctionSpec, name: str) -> dict[str, str]:
+        """A worker's whole environment: the function's own variables, then what Lambda sets (which
+        a function cannot override), the stand-in credentials and the local endpoints."""
+        lambda_variables = {
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+            "AWS_LAMBDA_FUNCTION_NAME": name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "local/[$LATEST]runner",
+            "_HANDLER": spec.handler,
+            "LAMBDA_TASK_ROOT": str(spec.code_uri),
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            # What `sam local` sets: Powertools' tracer stays off where no X-Ray daemon listens.
+            "AWS_SAM_LOCAL": "true",
+            "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            "AWS_SESSION_TOKEN": FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+            "AWS_ENDPOINT_URL": self.aws_endpoint or "",
+        }
+        if self.dynamodb_endpoint:
+            lambda_variables["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint
+        return self.environment_of(spec.logical_id) | lambda_variables
 
     def _create_state_machine(self, session: boto3.Session) -> None:
         spec = self.template.state_machine()
@@ -409,18 +482,16 @@ class EmbeddedStack:
                 for execution in running["executions"]:
                     client.stop_execution(executionArn=execution["executionArn"])
             moto_fixes.join_workflow_threads(drain_timeout)
-        self.dispatcher.uninstall()
+        uninstall(self.dispatcher)
+        self.dispatcher.close()
         moto_fixes.uninstall()
         self._release_dynamodb()
         restore_environ(self._saved_env)
         _clear_settings_cache()
 
     def _release_dynamodb(self) -> None:
-        """Removes the TransactWriteItems emulation and the tables of an external DynamoDB endpoint
-        (they outlive moto; moto's own go with mock_aws)."""
-        if self._uninstall_transactions is not None:
-            self._uninstall_transactions()
-            self._uninstall_transactions = None
+        """Removes the tables of an external DynamoDB endpoint (they outlive moto; moto's own go with
+        mock_aws)."""
         if not self.dynamodb_endpoint or not self._created_tables:
             return
         session = boto3.session.Session(region_name=self.region)
@@ -445,24 +516,36 @@ def embedded_stack(
     stack_name: str = "product-export",
     region: str = "us-east-1",
     dynamodb_endpoint: str | None = None,
+    lambdas: str = RUNNER,
+    log_dir: Path = LOG_DIR,
+    host: str = "127.0.0.1",
+    concurrency: int | None = None,
 ) -> Iterator[EmbeddedStack]:
     """Starts moto (Step Functions executing, Lambda without Docker), creates the stack, tears all down.
 
     ``dynamodb_endpoint``: DynamoDB served there (a dynalite server, see ``local.dynamodb_server``)
     instead of by moto; moto lets requests to such a non-AWS URL through.
+    ``lambdas``: ``RUNNER`` runs every function in worker processes of its own, which reach moto
+    over HTTP (its server, started here on ``host``) as functions in the cloud reach AWS, and log
+    to ``log_dir``, at most ``concurrency`` calls at once; ``IN_PROCESS`` imports the handlers into
+    this process (for tests that reach inside a call).
     """
     saved = apply_environ(
         {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
         | {"AWS_PROFILE": None, "AWS_ENDPOINT_URL": None, "AWS_ENDPOINT_URL_DYNAMODB": None}
     )
     try:
-        with mock_aws(config=MOTO_CONFIG):
+        with mock_aws(config=MOTO_CONFIG), _moto_server(host, lambdas == RUNNER) as aws_endpoint:
             stack = EmbeddedStack.create(
                 template or Template.load(),
                 parameters=parameters,
                 stack_name=stack_name,
                 region=region,
                 dynamodb_endpoint=dynamodb_endpoint,
+                lambdas=lambdas,
+                aws_endpoint=aws_endpoint,
+                log_dir=log_dir,
+                concurrency=concurrency,
             )
             try:
                 yield stack
@@ -470,3 +553,19 @@ def embedded_stack(
                 stack.close()
     finally:
         restore_environ(saved)
+
+
+@contextlib.contextmanager
+def _moto_server(host: str, wanted: bool) -> Iterator[str | None]:
+    """moto's server on a free port, sharing this process's moto state (None when not wanted)."""
+    if not wanted:
+        yield None
+        return
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # it logs every request
+    server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
+    server.start()
+    try:
+        server_host, port = server.get_host_and_port()
+        yield f"http://{server_host}:{port}"
+    finally:
+        server.stop()

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.stack import EmbeddedStack, embedded_stack
+from local.stack import IN_PROCESS, EmbeddedStack, embedded_stack
 from local.stores import DemoStore as Store
 from local.stores import create_store
 from tests.support import ApiClient, ProductQueries
@@ -28,9 +28,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def stack(request: pytest.FixtureRequest) -> Iterator[EmbeddedStack]:
+    """The template's stack with the handlers in this process (IN_PROCESS): these tests reach inside
+    calls (fault injection, query spies, patched internals). What ships runs on the runner in
+    tests/local (test_runner*.py, test_server.py, test_invoke.py) and tests/ship."""
     marker = request.node.get_closest_marker("stack_parameters")
     parameters = {key: str(value) for key, value in (marker.kwargs if marker else {}).items()}
-    with embedded_stack(parameters=parameters) as created:
+    with embedded_stack(parameters=parameters, lambdas=IN_PROCESS) as created:
         yield created
 
 

@@ -94,16 +94,20 @@ def build_layer(content_uri: Path, python: str, cache_root: Path = CACHE_ROOT) -
     return BuiltLayer(content_uri, target)
 
 
+# What Lambda's Python runtime puts on sys.path after the layers (/var/runtime): its boto3.
+RUNTIME_PACKAGES = Path(__file__).resolve().with_name("runtime")
+
+
 def function_sys_path(template: Template, spec: FunctionSpec, python: str) -> list[Path]:
     """``sys.path`` entries of ``spec`` as Lambda lays them (``/var/task``, then each layer's
-    ``/opt/python``), with the layers' requirements installed by ``python`` for this machine."""
+    ``/opt/python``, then the runtime's boto3), with requirements installed by ``python``."""
     paths = [spec.code_uri]
     for logical_id in spec.layers:
         layer = template.layer(logical_id)
-        built = (
-            build_layer(layer.content_uri, python)
-            if layer.build_method
-            else BuiltLayer(layer.content_uri, None)
-        )
-        paths += built.paths
-    return paths
+        if layer.build_method:
+            paths += build_layer(layer.content_uri, python).paths
+        else:
+            paths.append(layer.content_uri)
+    runtime = build_layer(RUNTIME_PACKAGES, python)
+    assert runtime.packages is not None
+    return [*paths, runtime.packages]

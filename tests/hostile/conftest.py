@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from local.stack import EmbeddedStack, embedded_stack
+from local.stack import IN_PROCESS, EmbeddedStack, embedded_stack
 from local.stores import DemoStore, create_store
 from tests.hostile.battery import CASES, LOCK, PROFILE, WAITED
 
@@ -19,7 +19,7 @@ def hostile_stack() -> Iterator[EmbeddedStack]:
     """One moto-backed stack per module: hypothesis runs many examples against it."""
     # No hourly export cap: the battery starts far more exports than a store may in an hour.
     parameters = {"PartSize": "5", "LogLevel": "ERROR", "ExportsPerStorePerHour": "0"}
-    with embedded_stack(parameters=parameters) as created:
+    with embedded_stack(parameters=parameters, lambdas=IN_PROCESS) as created:
         yield created
 
 

@@ -50,10 +50,11 @@ PER_RUN = settings(HOSTILE, max_examples=max(3, HOSTILE.max_examples // 4))
 
 
 @pytest.fixture(scope="module")
-def service() -> Iterator[LocalService]:
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
     # No hourly export cap: the battery starts far more exports than a store may in an hour.
     parameters = {"PartSize": "5", "LogLevel": "ERROR", "ExportsPerStorePerHour": "0"}
-    with local_service(port=0, parameters=parameters) as running:
+    logs = tmp_path_factory.mktemp("logs")
+    with local_service(port=0, parameters=parameters, log_dir=logs) as running:
         yield running
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from local.stack import EmbeddedStack, embedded_stack
+from local.stack import IN_PROCESS, EmbeddedStack, embedded_stack
 from local.template import Template
 
 TEMPLATE = """
@@ -224,7 +224,7 @@ def toy_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
 
 @pytest.fixture(scope="module")
 def toy_stack(toy_template: Template) -> Iterator[EmbeddedStack]:
-    with embedded_stack(toy_template, stack_name="toy") as stack:
+    with embedded_stack(toy_template, stack_name="toy", lambdas=IN_PROCESS) as stack:
         yield stack
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from local.stack import EmbeddedStack, embedded_stack
+from local.stack import IN_PROCESS, EmbeddedStack, embedded_stack
 from local.stores import create_store
 from tests.support import ApiClient, product
 
@@ -26,7 +26,7 @@ API_FUNCTIONS = ("ProductsApiFunction", "JobsApiFunction", "TokenFunction")
 @pytest.fixture
 def service_stack() -> Iterator[EmbeddedStack]:
     """The product's template (this directory's ``stack`` fixture is a throwaway one)."""
-    with embedded_stack() as created:
+    with embedded_stack(lambdas=IN_PROCESS) as created:
         yield created
 
 

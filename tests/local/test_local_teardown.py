@@ -6,14 +6,14 @@ import os
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from local.stack import embedded_stack
+from local.stack import IN_PROCESS, embedded_stack
 from local.template import Template
 
 
 def test_teardown_restores_moto_and_environment(toy_template: Template) -> None:
     original = LambdaSimpleBackend.invoke
     before = dict(os.environ)
-    with embedded_stack(toy_template, stack_name="short", region="eu-west-1") as stack:
+    with embedded_stack(toy_template, stack_name="short", region="eu-west-1", lambdas=IN_PROCESS) as stack:
         assert stack.client("dynamodb").list_tables()["TableNames"] == ["short-ItemsTable", "short-KeysTable"]
         assert stack.state_machine_arn is not None and ":eu-west-1:" in stack.state_machine_arn
         assert os.environ["ITEMS_TABLE"] == "short-ItemsTable"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from local.stack import embedded_stack
+from local.stack import IN_PROCESS, embedded_stack
 from local.template import NO_VALUE, Template, TemplateError, load_yaml, resolve
 
 REFS = {"Bucket": "my-bucket", "AWS::Region": "eu-west-1", "AWS::AccountId": "111122223333", "Env": "prod"}
@@ -105,7 +105,9 @@ def test_real_template_lists_the_stack() -> None:
 
 
 def test_real_template_state_machine_resolves_to_valid_json() -> None:
-    with embedded_stack(Template.load(), parameters={"MapConcurrency": "7"}, stack_name="real") as stack:
+    with embedded_stack(
+        Template.load(), parameters={"MapConcurrency": "7"}, stack_name="real", lambdas=IN_PROCESS
+    ) as stack:
         assert stack.state_machine_arn is not None
         assert stack.state_machine_arn.endswith(":stateMachine:real-export")
         described = stack.client("stepfunctions").describe_state_machine(
@@ -118,5 +120,5 @@ def test_real_template_state_machine_resolves_to_valid_json() -> None:
         assert "${" not in described["definition"]
         jobs_env = stack.environment_of("JobsApiFunction")
         assert jobs_env["EXPORT_STATE_MACHINE_ARN"] == stack.state_machine_arn
-        assert jobs_env["PRODUCTS_TABLE"] == "real-ProductsTable"
+        assert jobs_env["JOBS_TABLE"] == "real-JobsTable"
         assert stack.api is not None and stack.api.stage == "v1"

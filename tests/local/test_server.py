@@ -27,8 +27,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def service() -> Iterator[LocalService]:
-    with local_service(port=0, parameters={"PartSize": "3", "LogLevel": "WARNING"}) as running:
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
+    with local_service(
+        port=0, parameters={"PartSize": "3", "LogLevel": "WARNING"}, log_dir=tmp_path_factory.mktemp("logs")
+    ) as running:
         yield running
 
 
@@ -133,6 +135,59 @@ def test_serve_command_starts_prints_the_key_and_stops_cleanly() -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_nothing_outlives_serve_killed_with_sigkill() -> None:
+    """dynalite and every Lambda worker die with the stack, even when it cannot clean up."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.server", "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        secret = client_id = ""
+        for line in process.stdout:
+            if line.strip().startswith("client_id"):
+                client_id = line.split()[-1]
+            if line.strip().startswith("client_secret"):
+                secret = line.split()[-1]
+            if "Ctrl-C" in line:
+                break
+        form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+        token = requests.post(f"http://127.0.0.1:{port}/oauth/access_token", data=form, timeout=60)
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        listed = requests.get(f"http://127.0.0.1:{port}/pcm/products", headers=headers, timeout=60)
+        assert listed.status_code == 200, listed.text
+        descendants = _descendants(process.pid)
+        commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in descendants]
+        assert any(b"dynalite" in c for c in commands), "dynalite runs"
+        assert sum(b"bootstrap.py" in c for c in commands) >= 3, "token, authorizer, products workers"
+        process.send_signal(9)
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while [pid for pid in descendants if _alive(pid)] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in descendants if _alive(pid)], "every process dies with the stack"
+    finally:
+        if process.poll() is None:
+            process.kill()
+        for pid in _descendants(process.pid):
+            os.kill(pid, 9)
+
+
+def _descendants(pid: int) -> list[int]:
+    found = []
+    for child in _children(pid):
+        found += [child, *_descendants(child)]
+    return found
 
 
 def _children(pid: int) -> list[int]:

@@ -15,11 +15,12 @@ HERE = Path(__file__).resolve().parent
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-def test_official_sdk_flow() -> None:
+def test_official_sdk_flow(tmp_path: Path) -> None:
     assert (HERE / "node_modules" / "@elasticpath" / "js-sdk").is_dir(), (
         "run make setup (npm ci --prefix tests/sdk)"
     )
-    with local_service(port=0, parameters={"PartSize": "2", "LogLevel": "WARNING"}) as service:
+    parameters = {"PartSize": "2", "LogLevel": "WARNING"}
+    with local_service(port=0, parameters=parameters, log_dir=tmp_path) as service:
         env = {
             **os.environ,
             "BASE_HOST": service.base_url.removeprefix("http://"),
