@@ -12,6 +12,8 @@ Fails if the demo does (a wrong row count is not a speed).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import os
 import re
 import subprocess
 import sys
@@ -64,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--products", type=int, default=120_001)
     parser.add_argument("--no-save", action="store_true", help="print only")
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]
+    measured_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     wall, phases, output = run_demo(args.products)
+    load_after = os.getloadavg()[0]
     print(output[output.rfind("\nfile ") + 1 :].rstrip())  # the demo's own files and phases tables
 
     def verdict(seconds: float, target: float) -> str:
@@ -76,11 +81,24 @@ def main(argv: list[str] | None = None) -> int:
     ]
     rows += [(phase, f"{seconds:.1f} s", "") for phase, seconds in phases.items() if phase not in PHASES]
     rows.append(("make demo, spawn to exit", f"{wall:.1f} s", verdict(wall, TOTAL_TARGET)))
+    rows.append(("load average (1 min)", f"{load_before:.1f} -> {load_after:.1f}", "before -> after"))
     print_table(f"make demo, {args.products:,} products", rows)
     if not args.no_save:
         keys = {key: phases[phase] for phase, (key, _) in PHASES.items()}
         merge_results(
-            {**keys, TOTAL_KEY: round(wall, 1), "local_demo": {"products": args.products, "phases": phases}}
+            {
+                **keys,
+                TOTAL_KEY: round(wall, 1),
+                "local_demo": {
+                    "products": args.products,
+                    "phases": phases,
+                    "measured_at": measured_at,
+                    # Other work on this shared machine slows the demo: the 1-minute load average
+                    # before and after the run.
+                    "load_average_before": round(load_before, 2),
+                    "load_average_after": round(load_after, 2),
+                },
+            }
         )
     return 0
 

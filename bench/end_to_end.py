@@ -4,16 +4,21 @@
                                          [--map-concurrency N] [--results bench/results.json]
 
 For each catalogue size, on a fresh local stack (local/server.py: dynalite, moto's S3 server, the
-template's state machine in moto's ASL interpreter with the real handlers, the API over HTTP):
+template's state machine in moto's ASL interpreter, each function in worker processes of its own
+under local/runner, the API over HTTP):
 
 1. seeds the catalogue (local/seed.py; a few bundles too, which neither side exports);
-2. the workflow: POST /pcm/products/export over HTTP, polls the job until ``success``; products/s
+2. warms the workers up: one small export of another store (``warm_up``), so every function on the
+   export's path has a warm worker, as the script is timed after its imports;
+3. the workflow: POST /pcm/products/export over HTTP, polls the job until ``success``; products/s
    from POST to success, and the time by phase from the execution's history in moto
-   (queue = slot, plan, parts = the Map, finalize), each part's duration, the CPU seconds of this
-   process (API, Step Functions, every Lambda, S3) and of dynalite, and those of the planner and
-   the part writers alone (measured around the real handlers);
-3. the script (bench/export_script.py) in its own process against the same DynamoDB and S3;
-4. checks both exported every standard product exactly once by count.
+   (queue = slot, plan, parts = the Map, finalize), each part's duration (its REPORT), the CPU
+   seconds of this process (API, Step Functions, S3), of the Lambda workers and of dynalite, and
+   those of the planner and the part writers alone (their worker processes' CPU over each call,
+   ``WorkerClock``); the cold starts the run still needed (more workers at once than the warm-up
+   used, or workers the runner reclaimed) are counted apart, with their Init Duration and CPU;
+4. the script (bench/export_script.py) in its own process against the same DynamoDB and S3;
+5. checks both exported every standard product exactly once by count.
 
 Each side runs twice per size below 200,000 products, in alternating order, once above; the best
 run of each side counts.
@@ -21,8 +26,8 @@ run of each side counts.
 The ratio workflow seconds / script seconds goes to bench/results.json as
 ``workflow_vs_script_<size>`` (10k, 120k, 500k for the default sizes), with the per-size figures
 (and the same ratio in CPU seconds) under ``end_to_end``; only those keys are replaced, other
-benchmarks' keys are kept. Both sides run warm (the handlers are imported before the POST; the
-script's time starts after its imports).
+benchmarks' keys are kept. Both sides run warm (the workers are started by the warm-up export
+before the POST; the script's time starts after its imports).
 The machine's load average is recorded around every measurement: other work on the machine slows
 both sides, which is why only ratios measured in one run are compared. Prints a table; asserts
 only that both sides exported every product.
@@ -31,17 +36,20 @@ only that both sides exported every product.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -51,14 +59,16 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "shared")]
 
 from bench.results import RESULTS, load_results, merge_results  # noqa: E402
 from local.demo import Client  # noqa: E402
+from local.lambdas import RunnerLambdas  # noqa: E402
+from local.runner.runner import LambdaRunner  # noqa: E402
+from local.runner.workers import Worker  # noqa: E402
 from local.seed import demo_product, seed  # noqa: E402
 from local.server import LocalService, local_service  # noqa: E402
+from local.stores import create_store  # noqa: E402
 from product_export.adapters.dynamo_json import encode_item  # noqa: E402
 from product_export.adapters.products_table import PLANNING_INDEX_ATTRIBUTES  # noqa: E402
-from product_export.catalogue import read_ahead as read_ahead_module  # noqa: E402
 from product_export.catalogue.models import SHARD_COUNT, ProductData  # noqa: E402
 from product_export.catalogue.products import new_item  # noqa: E402
-from product_export.export import service as export_service  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 DEFAULT_SIZES = (10_000, 120_001, 500_000)
@@ -144,7 +154,7 @@ def _event_name(event: dict[str, Any]) -> str:
 def phases_from_history(events: list[dict[str, Any]]) -> dict[str, Any]:
     """Seconds per phase from an execution's history events. Planning runs from PlanExport to the
     end of CombinePlan (the shard planners between); the parts run in a Distributed Map, whose
-    child executions keep their own histories, so each part's duration comes from ``StepClock``."""
+    child executions keep their own histories, so each part's duration comes from ``WorkerClock``."""
 
     def at(kind: str, name: str = "", last: bool = False) -> float:
         found = [e for e in events if e["type"] == kind and (not name or _event_name(e) == name)]
@@ -177,115 +187,125 @@ def _execution_arn(service: LocalService, job_id: str) -> str:
     raise LookupError(f"no execution named {job_id}")
 
 
-class StepClock:
-    """CPU seconds of the planner and the part writers, measured around the real handlers.
+@dataclass(frozen=True)
+class Call:
+    """One invocation as a worker process ran it."""
 
-    A part writer and each planning step run on one thread, so the thread's CPU time is the step's
-    own (not dynalite's, not the S3 server's). A shard-group planner reads its shards, and
-    CombinePlan fetches the group files, on threads of a pool (``export/service.py``) that the
-    handler's thread clock does not see: while measuring, the service's pools charge each task's CPU
-    time to the step that submitted it. Dynalite's CPU while planning is taken from the start of
-    PlanExport to the end of CombinePlan.
+    logical_id: str
+    cpu: float  # the worker process's CPU seconds over the call (utime + stime, every thread)
+    duration: float  # the call's REPORT Duration, seconds
+    wall: float  # from the request written to the worker to its answer read, seconds
+    cold: bool  # the worker's first call (its init came just before)
+
+
+class WorkerClock:
+    """CPU and time of every Lambda call, taken from the runner's worker processes.
+
+    Each function runs in worker processes of its own (local/runner), so a step's CPU is its
+    worker's: ``/proc/<pid>/stat`` (utime + stime of all its threads, the read-ahead and planning
+    pools included) read just before the request goes to the worker and just after its answer
+    comes back, when the worker is otherwise idle. Its duration is the REPORT's. A cold start's
+    Init Duration and the CPU its imports took (read when the worker reports ready) are kept apart:
+    they are the runner's start-up cost, not the step's work. ``wall - duration`` of a call is the
+    process hop (the request and answer through the pipes, JSON both ways). Dynalite's CPU while
+    planning is taken from the start of PlanExport to the end of CombinePlan.
     """
 
-    def __init__(self, service: LocalService, dynalite: int | None) -> None:
-        self.dispatcher = service.stack.dispatcher
+    def __init__(self, dynalite: int | None) -> None:
         self.dynalite = dynalite
-        self.plan_cpu = 0.0  # every planning step: PlanExport, the shard-group planners, CombinePlan
-        self.combine_cpu = 0.0  # CombinePlan alone (its work grows with the shards' remainders)
+        self.calls: list[Call] = []
+        self.inits: list[tuple[str, float, float]] = []  # (logical id, Init Duration ms, init CPU s)
         self.plan_dynalite_cpu = 0.0
-        self.part_cpu: list[float] = []
-        self.part_seconds: list[float] = []
-        self._lock = threading.Lock()
         self._dynalite_at_plan = 0.0
-        self._step = threading.local()  # the step a handler thread is running (and its part's token)
-        self._part_extra: dict[int, float] = {}  # a part's CPU on its read-ahead threads, by token
-        pool = self._counting_pool()
-        self._pools = [
-            mock.patch.object(export_service, "ThreadPoolExecutor", pool),
-            mock.patch.object(read_ahead_module, "ThreadPoolExecutor", pool),
-        ]
+        self._lock = threading.Lock()
+        self._patches: list[Any] = []
 
-    def _charge(self, step: str | None, seconds: float, token: int | None = None) -> None:
-        if step is None:
-            return
-        if step == "WritePartFunction" and token is not None:
-            with self._lock:
-                self._part_extra[token] = self._part_extra.get(token, 0.0) + seconds
-            return
-        with self._lock:
-            self.plan_cpu += seconds
-            if step == "CombinePlanFunction":
-                self.combine_cpu += seconds
-
-    def _counting_pool(self) -> type[ThreadPoolExecutor]:
+    def __enter__(self) -> WorkerClock:
         clock = self
+        real_invoke, real_ready = Worker.invoke, Worker.wait_ready
 
-        class CountingPool(ThreadPoolExecutor):
-            def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-                step = getattr(clock._step, "name", None)  # read on the submitting (handler) thread
-                token = getattr(clock._step, "token", None)
+        def invoke(worker: Worker, request_id: str, payload: bytes) -> dict[str, Any]:
+            logical_id, cold = worker.config.logical_id, worker.invocations == 0
+            if logical_id == "PlanExportFunction":
+                clock._dynalite_at_plan = _process_cpu(clock.dynalite)
+            cpu, started = _process_cpu(worker.pid), time.monotonic()
+            answer = real_invoke(worker, request_id, payload)
+            wall, cpu = time.monotonic() - started, _process_cpu(worker.pid) - cpu
+            duration = float(answer.get("report", {}).get("duration_ms", 0.0)) / 1000
+            with clock._lock:
+                clock.calls.append(Call(logical_id, cpu, duration, wall, cold))
+                if logical_id == "CombinePlanFunction":
+                    clock.plan_dynalite_cpu += _process_cpu(clock.dynalite) - clock._dynalite_at_plan
+            return answer
 
-                def timed(*inner_args: Any, **inner_kwargs: Any) -> Any:
-                    before = time.thread_time()
-                    try:
-                        return fn(*inner_args, **inner_kwargs)
-                    finally:
-                        clock._charge(step, time.thread_time() - before, token)
+        def wait_ready(worker: Worker) -> float:
+            init_ms = real_ready(worker)
+            with clock._lock:
+                clock.inits.append((worker.config.logical_id, init_ms, _process_cpu(worker.pid)))
+            return init_ms
 
-                return super().submit(timed, *args, **kwargs)
-
-        return CountingPool
-
-    def __enter__(self) -> StepClock:
-        def planning(logical_id: str) -> Any:
-            def step(event: Any, context: Any, call_real: Any) -> Any:
-                if logical_id == "PlanExportFunction":
-                    self._dynalite_at_plan = _process_cpu(self.dynalite)
-                before = time.thread_time()
-                self._step.name = logical_id
-                try:
-                    return call_real(event)
-                finally:
-                    self._step.name = None
-                    self._charge(logical_id, time.thread_time() - before)
-                    if logical_id == "CombinePlanFunction":
-                        self.plan_dynalite_cpu += _process_cpu(self.dynalite) - self._dynalite_at_plan
-
-            return step
-
-        def part(event: Any, context: Any, call_real: Any) -> Any:
-            # A part spanning several shards reads its ranges on read-ahead threads
-            # (catalogue/read_ahead.py): their CPU is the part's too.
-            before, started = time.thread_time(), time.monotonic()
-            token = id(event)
-            self._step.name, self._step.token = "WritePartFunction", token
-            try:
-                return call_real(event)
-            finally:
-                self._step.name = self._step.token = None
-                with self._lock:
-                    extra = self._part_extra.pop(token, 0.0)
-                    self.part_cpu.append(time.thread_time() - before + extra)
-                    self.part_seconds.append(time.monotonic() - started)
-
-        for logical_id in ("PlanExportFunction", "PlanShardGroupFunction", "CombinePlanFunction"):
-            self.dispatcher.intercept(logical_id, planning(logical_id))
-        self.dispatcher.intercept("WritePartFunction", part)
-        for patch in self._pools:
+        self._patches = [
+            mock.patch.object(Worker, "invoke", invoke),
+            mock.patch.object(Worker, "wait_ready", wait_ready),
+        ]
+        for patch in self._patches:
             patch.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        for patch in self._pools:
+        for patch in self._patches:
             patch.stop()
-        self.dispatcher.clear_intercepts()
+
+    def of(self, *logical_ids: str) -> list[Call]:
+        return [call for call in self.calls if call.logical_id in logical_ids]
+
+    def cpu(self, *logical_ids: str) -> float:
+        return sum(call.cpu for call in self.of(*logical_ids))
+
+    def by_function(self) -> dict[str, dict[str, Any]]:
+        """Per function: calls, their CPU and REPORT seconds, cold starts and their Init Duration."""
+        table: dict[str, dict[str, Any]] = {}
+        for call in self.calls:
+            row = table.setdefault(call.logical_id, {"calls": 0, "cpu_seconds": 0.0, "seconds": 0.0})
+            row["calls"] += 1
+            row["cpu_seconds"] += call.cpu
+            row["seconds"] += call.duration
+        for logical_id, init_ms, _ in self.inits:
+            row = table.setdefault(logical_id, {"calls": 0, "cpu_seconds": 0.0, "seconds": 0.0})
+            row.setdefault("init_ms", []).append(round(init_ms))
+        for row in table.values():
+            row["cpu_seconds"] = round(row["cpu_seconds"], 2)
+            row["seconds"] = round(row["seconds"], 2)
+        return dict(sorted(table.items()))
+
+    def figures(self) -> dict[str, Any]:
+        hops = sorted(call.wall - call.duration for call in self.calls)
+        return {
+            "cpu_seconds_workers": round(sum(call.cpu for call in self.calls), 2),
+            "lambda_calls": len(self.calls),
+            "cold_starts": len(self.inits),
+            "cold_start_seconds": round(sum(init_ms for _, init_ms, _ in self.inits) / 1000, 2),
+            "cpu_seconds_cold_starts": round(sum(cpu for _, _, cpu in self.inits), 2),
+            "process_hop_seconds": round(sum(hops), 3),
+            "process_hop_ms_median": round(1000 * statistics.median(hops), 2) if hops else 0.0,
+            "functions": self.by_function(),
+        }
+
+
+def poll_job(client: Client, job_id: str) -> dict[str, Any]:
+    """GET /pcm/jobs/{id}, waiting as long as it takes: on the runner a poll waits for one of the
+    account's concurrent executions (8 here), which 10 part writers can hold for minutes at 500,000
+    products; Client.call's 120 s timeout would end the measurement."""
+    response = client.session.get(f"{client.base}/pcm/jobs/{job_id}", timeout=TIMEOUT_SECONDS)
+    if response.status_code >= 400:
+        raise RuntimeError(f"GET /pcm/jobs/{job_id}: {response.status_code} {response.text}")
+    return dict(response.json()["data"])
 
 
 def run_workflow(
     service: LocalService, client: Client, products: int, dynalite: int | None
 ) -> dict[str, Any]:
-    with Meter(dynalite) as meter, StepClock(service, dynalite) as steps:
+    with Meter(dynalite) as meter, WorkerClock(dynalite) as steps:
         posted = time.time()
         job = client.call("POST", "/pcm/products/export")["data"]
         deadline = time.monotonic() + TIMEOUT_SECONDS
@@ -293,7 +313,7 @@ def run_workflow(
             if time.monotonic() > deadline:
                 raise TimeoutError(f"export {job['id']} still {job['attributes']['status']}")
             time.sleep(POLL_SECONDS)
-            job = client.call("GET", f"/pcm/jobs/{job['id']}")["data"]
+            job = poll_job(client, job["id"])
         seen = time.time()
     if job["attributes"]["status"] != "success":
         errors = client.call("GET", f"/pcm/jobs/{job['id']}/errors")
@@ -314,27 +334,34 @@ def run_workflow(
     phases = timing["phases"]
     phases["start"] = timing["execution_started"] - posted  # POST handled, execution started
     seconds = seen - posted
-    part_seconds = sorted(steps.part_seconds, reverse=True)
-    return {
-        "seconds": round(seconds, 2),
-        "products_per_second": round(products / seconds),
-        "phases": {name: round(value, 2) for name, value in phases.items()},
-        "planner_share": round(phases["plan"] / seconds, 3),
-        "parts": len(part_seconds),
-        "part_seconds": [round(value, 2) for value in part_seconds],
-        # How many parts ran at once on average: summed part time over the Map's wall time.
-        "parts_in_parallel": round(sum(part_seconds) / phases["parts"], 2) if phases["parts"] else 0.0,
-        "bytes": sum(int(part["bytes"]) for part in job["meta"].get("parts", [])) or None,
-        # Per-product CPU cost of the two Lambda steps on this machine (the scaling model's input).
-        "planner_cpu_us_per_product": round(1e6 * steps.plan_cpu / products, 2),
-        "combine_cpu_us_per_product": round(1e6 * steps.combine_cpu / products, 2),  # part of the above
-        "writer_cpu_us_per_product": round(1e6 * sum(steps.part_cpu) / products, 2),
-        "state_transitions": sum(1 for event in events if event["type"].endswith("StateEntered")),
-        "cpu_seconds_planner": round(steps.plan_cpu, 2),
-        "cpu_seconds_combine": round(steps.combine_cpu, 2),
-        "cpu_seconds_dynalite_while_planning": round(steps.plan_dynalite_cpu, 2),
-        "cpu_seconds_part_writers": round(sum(steps.part_cpu), 2),
-    } | meter.figures()
+    part_seconds = sorted((call.duration for call in steps.of("WritePartFunction")), reverse=True)
+    plan_cpu = steps.cpu("PlanExportFunction", "PlanShardGroupFunction", "CombinePlanFunction")
+    combine_cpu, writer_cpu = steps.cpu("CombinePlanFunction"), steps.cpu("WritePartFunction")
+    return (
+        {
+            "seconds": round(seconds, 2),
+            "products_per_second": round(products / seconds),
+            "phases": {name: round(value, 2) for name, value in phases.items()},
+            "planner_share": round(phases["plan"] / seconds, 3),
+            "parts": len(part_seconds),
+            "part_seconds": [round(value, 2) for value in part_seconds],
+            # How many parts ran at once on average: summed part time over the Map's wall time.
+            "parts_in_parallel": round(sum(part_seconds) / phases["parts"], 2) if phases["parts"] else 0.0,
+            "bytes": sum(int(part["bytes"]) for part in job["meta"].get("parts", [])) or None,
+            # Per-product CPU cost of the two Lambda steps on this machine (the scaling model's input).
+            # (worker processes' CPU over their calls, cold starts' imports excluded)
+            "planner_cpu_us_per_product": round(1e6 * plan_cpu / products, 2),
+            "combine_cpu_us_per_product": round(1e6 * combine_cpu / products, 2),  # part of the above
+            "writer_cpu_us_per_product": round(1e6 * writer_cpu / products, 2),
+            "state_transitions": sum(1 for event in events if event["type"].endswith("StateEntered")),
+            "cpu_seconds_planner": round(plan_cpu, 2),
+            "cpu_seconds_combine": round(combine_cpu, 2),
+            "cpu_seconds_dynalite_while_planning": round(steps.plan_dynalite_cpu, 2),
+            "cpu_seconds_part_writers": round(writer_cpu, 2),
+        }
+        | steps.figures()
+        | meter.figures()
+    )
 
 
 # --- the script ------------------------------------------------------------------------------------
@@ -425,24 +452,62 @@ def planning_index_item_bytes(store_id: str, sample: int = 1000) -> float:
 # --- one size --------------------------------------------------------------------------------------
 
 
-def warm_handlers(service: LocalService) -> None:
-    """Import every function's handler, as a warm Lambda has (the script is timed after its imports)."""
-    for logical_id in service.stack.dispatcher.functions:
-        service.stack.dispatcher.handler(logical_id)
+WARM_UP_PRODUCTS = 2_000
+
+
+def lambda_runner(service: LocalService) -> LambdaRunner:
+    """The runner behind the local stack's functions (local_service runs them in worker processes)."""
+    dispatcher = service.stack.dispatcher
+    if not isinstance(dispatcher, RunnerLambdas):
+        raise RuntimeError("the local stack does not run its functions on the runner")
+    return dispatcher.runner
+
+
+def warm_up(service: LocalService) -> dict[str, Any]:
+    """One small export of a store of its own, before anything is measured: every function on the
+    export's path gets a warm worker, as a warm Lambda has them (the script is timed after its
+    imports). Returns the cold starts it took; a measured run that needs more workers at once than
+    this one did (more parts, more planners) still starts some cold, and reports them apart."""
+    store = create_store(service.stack, "warm-up store")
+    seed(store.store_id, WARM_UP_PRODUCTS, bundles=1)
+    before = lambda_runner(service).init_durations()
+    client = Client(dataclasses.replace(service, store=store))
+    job = client.call("POST", "/pcm/products/export")["data"]
+    deadline = time.monotonic() + 600
+    while job["attributes"]["status"] not in ("success", "failed", "cancelled"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"warm-up export {job['id']} still {job['attributes']['status']}")
+        time.sleep(POLL_SECONDS)
+        job = client.call("GET", f"/pcm/jobs/{job['id']}")["data"]
+    if job["attributes"]["status"] != "success":
+        raise RuntimeError(f"warm-up export {job['id']} {job['attributes']['status']}")
+    after = lambda_runner(service).init_durations()
+    started = {lid: times[len(before.get(lid, [])) :] for lid, times in after.items()}
+    return {lid: [round(ms) for ms in times] for lid, times in sorted(started.items()) if times}
 
 
 def measure(products: int, *, part_size: int, map_concurrency: int | None, repeats: int) -> dict[str, Any]:
     parameters = {"LogLevel": "WARNING", "PartSize": str(part_size)}
     if map_concurrency is not None:
         parameters["MapConcurrency"] = str(map_concurrency)
-    with local_service(port=0, parameters=parameters) as service:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-e2e-logs-") as log_dir,
+        local_service(port=0, parameters=parameters, log_dir=Path(log_dir)) as service,
+    ):
         dynalite = _dynalite_pid()
         started = time.perf_counter()
         bundles = max(products // 10_000, 1)
         seed(service.store.store_id, products, bundles=bundles)
         seed_seconds = time.perf_counter() - started
         print(f"  seeded {products:,} products and {bundles} bundles in {seed_seconds:.0f} s", flush=True)
-        warm_handlers(service)
+        started = time.perf_counter()
+        warm_up_cold_starts = warm_up(service)
+        cold_starts = sum(map(len, warm_up_cold_starts.values()))
+        print(
+            f"  warm-up export ({WARM_UP_PRODUCTS:,} products of another store) in "
+            f"{time.perf_counter() - started:.1f} s: {cold_starts} cold starts",
+            flush=True,
+        )
         client = Client(service)
         workflows, scripts = [], []
         for attempt in range(repeats):
@@ -457,7 +522,12 @@ def measure(products: int, *, part_size: int, map_concurrency: int | None, repea
                     figures = scripts[-1]
                 load = f"load {figures['load_average_before']:.1f} -> {figures['load_average_after']:.1f}"
                 rate = f"{figures['products_per_second']:>7,} products/s"
-                print(f"  {side:<8} {figures['seconds']:7.1f} s  {rate}  ({load})", flush=True)
+                cold = (
+                    f", {figures['cold_starts']} cold starts ({figures['cold_start_seconds']:.1f} s)"
+                    if side == "workflow"
+                    else ""
+                )
+                print(f"  {side:<8} {figures['seconds']:7.1f} s  {rate}  ({load}{cold})", flush=True)
         map_concurrency_used = int(service.stack.parameters["MapConcurrency"])
         item_bytes = catalogue_item_bytes(service.store.store_id)
         index_item_bytes = planning_index_item_bytes(service.store.store_id)
@@ -473,13 +543,20 @@ def measure(products: int, *, part_size: int, map_concurrency: int | None, repea
         "item_bytes": round(item_bytes),
         "index_item_bytes": round(index_item_bytes),
         "shards": SHARD_COUNT,
+        "lambdas": "runner",  # each function in worker processes of its own (local/runner)
+        "warm_up_cold_starts": warm_up_cold_starts,
         "workflow": workflow,
         "script": script,
         "workflow_vs_script": round(float(workflow["seconds"]) / float(script["seconds"]), 3),
-        # The same comparison in CPU seconds (Python and dynalite), which the machine's other load
-        # changes far less than wall time.
+        # The same comparison in CPU seconds (Python, the Lambda workers and dynalite), which the
+        # machine's other load changes far less than wall time.
         "workflow_vs_script_cpu": round(
-            (workflow["cpu_seconds_this_process"] + workflow["cpu_seconds_dynalite"])
+            (
+                workflow["cpu_seconds_this_process"]
+                + workflow["cpu_seconds_workers"]
+                + workflow["cpu_seconds_cold_starts"]
+                + workflow["cpu_seconds_dynalite"]
+            )
             / (
                 script["cpu_seconds_script"]
                 + script["cpu_seconds_dynalite"]

@@ -27,11 +27,13 @@ import io
 import os
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -66,7 +68,7 @@ def _sku(number: int) -> str:
 
 def _load(store_id: str, numbers: Iterable[int]) -> None:
     """The products, through the catalogue's own item builder, into the local DynamoDB in bulk."""
-    table = ProductsTable()
+    table = ProductsTable(os.environ["PRODUCTS_TABLE"])  # the local stack's, inherited
     items = (
         new_item(store_id, ProductData.model_validate({"type": "product", "attributes": demo_product(n)}))
         for n in numbers
@@ -197,7 +199,10 @@ def max_overlap(intervals: Iterable[tuple[float, float]]) -> int:
 
 def run(stores_count: int, products: int, exports: int, part_size: int) -> int:
     parameters = {"PartSize": str(part_size), "LogLevel": "ERROR"}
-    with local_service(port=0, parameters=parameters) as service:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-load-logs-") as log_dir,
+        local_service(port=0, parameters=parameters, log_dir=Path(log_dir)) as service,
+    ):
         limit = int(service.stack.parameters.get("MaxConcurrentExportsPerStore", "0") or 0)
         print(f"local stack at {service.base_url}; MaxConcurrentExportsPerStore = {limit or 'absent'}")
         mark = time.perf_counter()

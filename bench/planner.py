@@ -24,6 +24,7 @@ import argparse
 import os
 import resource
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -91,12 +92,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "1")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
-    with local_service(port=0, parameters={"LogLevel": "WARNING"}) as local:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-planner-logs-") as log_dir,
+        local_service(port=0, parameters={"LogLevel": "WARNING"}, log_dir=Path(log_dir)) as local,
+    ):
         store_id = local.store.store_id
         seed(store_id, args.products, bundles=max(args.products // 10_000, 1))
         dynalite = _dynalite_pid()
+        refs = local.stack.refs
         exports = service.ExportService(
-            jobs=JobsTable(), products=ProductsTable(), bucket=PartsBucket(), part_size=50_000
+            jobs=JobsTable(refs["JobsTable"]),
+            products=ProductsTable(refs["ProductsTable"]),
+            bucket=PartsBucket(refs["PartsBucket"]),
+            part_size=50_000,
         )
         rounds: dict[str, list[dict[str, Any]]] = {way: [] for way in WAYS}
         for _ in range(args.rounds):

@@ -5,9 +5,10 @@
 Runs, each in its own process so that one's memory and threads do not colour the next: the part
 writer's throughput (bench/writer.py) and memory (bench/memory.py), when present, then the end-to-end
 comparison on the local stack (bench/end_to_end.py, several minutes at 500,000 products), the plan
-step reading 16 shards at once against one at a time (bench/planner.py), the AWS scaling model
-drawn from the measurements (bench/scaling_model.py) and `make demo` timed phase by phase
-(bench/demo.py). Each merges its own keys into
+step reading 16 shards at once against one at a time (bench/planner.py), every function's cold start
+on the local runner (bench/cold_start.py), products created per second over HTTP against
+`make serve`'s stack (bench/serve.py), the AWS scaling model drawn from the measurements
+(bench/scaling_model.py) and `make demo` timed phase by phase (bench/demo.py). Each merges its own keys into
 bench/results.json; bench/chart.py then draws bench/results.png and the
 table below is printed from the file. ``--quick`` runs small sizes and saves nothing (a smoke test
 of the suite, not a measurement).
@@ -33,6 +34,8 @@ SUITE = (
     ("memory", "memory.py", ["--sizes", "2000,10000", "--no-save"]),
     ("end to end", "end_to_end.py", ["--quick"]),
     ("planner", "planner.py", ["--products", "5001", "--rounds", "1", "--no-save"]),
+    ("cold starts", "cold_start.py", ["--rounds", "1", "--no-save"]),
+    ("serve", "serve.py", ["--creates", "300", "--no-save"]),
     ("scaling model", "scaling_model.py", ["--no-save"]),
     ("make demo", "demo.py", ["--products", "5000", "--no-save"]),
 )
@@ -66,6 +69,8 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         target = TARGETS.get(key)
         note = f"target {target[0]}: {'met' if target[1](value) else 'MISSED'}" if target else ""
         rows.append((key, _value(value), note))
+    for logical_id, milliseconds in sorted(results.get("init_duration_ms", {}).items()):
+        rows.append((f"cold start {logical_id}", f"{milliseconds:,} ms", "median Init Duration (runner)"))
     sizes = results.get("end_to_end", {}).get("sizes", {})
     for label, run in sorted(sizes.items(), key=lambda entry: int(entry[1]["products"])):
         workflow, script = run["workflow"], run["script"]
@@ -77,7 +82,14 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 f"workflow vs script; {workflow['seconds']:.1f} s vs {script['seconds']:.1f} s",
             )
         )
-        workflow_cpu = workflow["cpu_seconds_this_process"] + workflow["cpu_seconds_dynalite"]
+        # On the runner the Lambda steps run in worker processes of their own (older results: in
+        # this process, so without the two worker keys).
+        workflow_cpu = (
+            workflow["cpu_seconds_this_process"]
+            + workflow.get("cpu_seconds_workers", 0.0)
+            + workflow.get("cpu_seconds_cold_starts", 0.0)
+            + workflow["cpu_seconds_dynalite"]
+        )
         script_cpu = (
             script["cpu_seconds_script"] + script["cpu_seconds_dynalite"] + script["cpu_seconds_this_process"]
         )
@@ -85,7 +97,7 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
             (
                 f"end to end {label}: CPU seconds",
                 f"{workflow_cpu:,.1f} vs {script_cpu:,.1f}",
-                f"workflow vs script, Python + dynalite; ratio {workflow_cpu / script_cpu:.2f}",
+                f"workflow vs script, Python, workers, dynalite; ratio {workflow_cpu / script_cpu:.2f}",
             )
         )
         rows.append(
