@@ -8,7 +8,7 @@ import pytest
 
 from local.apigw import ApiGateway, evaluate_policy, match_path, parse_query
 from local.lambdas import CallReal, LambdaContext
-from local.stack import EmbeddedStack
+from local.stack import IN_PROCESS, EmbeddedStack
 
 GOOD = {"X-Token": "Bearer good"}
 
@@ -189,7 +189,9 @@ def test_cached_policy_is_reused_for_other_routes(api: ApiGateway, authorizer_ca
 
 
 def test_ttl_zero_disables_the_cache(stack: EmbeddedStack) -> None:
-    with type(stack).create(stack.template, parameters={"CacheTtl": "0"}, stack_name="nocache") as other:
+    with type(stack).create(
+        stack.template, parameters={"CacheTtl": "0"}, stack_name="nocache", lambdas=IN_PROCESS
+    ) as other:
         assert other.api is not None
         calls: list[str] = []
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from local.lambdas import CallReal, LambdaContext
-from local.stack import EmbeddedStack
+from local.stack import IN_PROCESS, EmbeddedStack
 
 
 def _run(stack: EmbeddedStack, payload: dict[str, Any]) -> dict[str, Any]:
@@ -122,7 +122,7 @@ def test_close_stops_executions_and_waits_for_their_threads(stack: EmbeddedStack
         events.append("finished")
         return call_real(event)
 
-    other = type(stack).create(stack.template, stack_name="draining")
+    other = type(stack).create(stack.template, stack_name="draining", lambdas=IN_PROCESS)
     other.dispatcher.intercept("Step", slow)
     assert other.state_machine_arn is not None
     client = other.client("stepfunctions")
