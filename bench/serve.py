@@ -36,33 +36,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "shared")]
 from bench.results import merge_results, print_table  # noqa: E402
 from local.lambdas import RunnerLambdas  # noqa: E402
 from local.server import LocalService, local_service  # noqa: E402
+from tests.support import product  # noqa: E402
 
 WARM_UP_CREATES = 32  # not timed: the first calls start the workers
-
-
-def product(number: int) -> dict[str, Any]:
-    """A varied product's attributes (tests/support.py ``product()``)."""
-    return {
-        "name": f'Product {number}, "quoted" ünïcødé 🚀',
-        "commodity_type": "physical" if number % 3 else "digital",
-        "sku": f"SKU-{number:07d}",
-        "status": "live" if number % 2 else "draft",
-        "description": f"Line one of {number}\r\nline two, with a comma\nand 'single' quotes",
-        "slug": f"product-{number}",
-        "upc_ean": f"{number:012d}",
-        "mpn": f"MPN-{number}",
-        "external_ref": f"ext-{number}",
-        "tags": [f"tag{number % 5}", "all"],
-        "extensions": {
-            "products(specs)": {
-                "size": number % 50,
-                "colour": f"colour, {number % 7}",
-                "ok": bool(number % 2),
-            }
-        },
-        "shopper_attributes": {"fit": f'fit "{number % 3}"'},
-        "admin_attributes": {"cost": f"{number}.50", "note": "line\nbreak"},
-    }
 
 
 def table_items(service: LocalService) -> int:
